@@ -1,0 +1,127 @@
+//! Process hygiene: whatever a run starts (QEMU processes, overlays, build
+//! folders, temp keys) is registered here, so that SIGINT and SIGTERM can tear
+//! it down before the process exits. Normal exits and errors go through `Drop`
+//! on the owning values; this registry is the path for signals.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+#[derive(Debug)]
+enum Item {
+    Process(i32),
+    Dir(PathBuf),
+}
+
+static ITEMS: Mutex<Vec<(u64, Item)>> = Mutex::new(Vec::new());
+static NEXT: AtomicU64 = AtomicU64::new(1);
+
+/// A registration; dropping it forgets the item without touching it.
+#[derive(Debug)]
+pub struct Guard(u64);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Ok(mut items) = ITEMS.lock() {
+            items.retain(|(id, _)| *id != self.0);
+        }
+    }
+}
+
+fn register(item: Item) -> Guard {
+    let id = NEXT.fetch_add(1, Ordering::Relaxed);
+    ITEMS.lock().expect("cleanup registry").push((id, item));
+    Guard(id)
+}
+
+/// Kill this process (with SIGKILL) if the run is interrupted.
+pub fn kill_on_signal(pid: i32) -> Guard {
+    register(Item::Process(pid))
+}
+
+/// Remove this folder if the run is interrupted.
+pub fn remove_on_signal(dir: &Path) -> Guard {
+    register(Item::Dir(dir.to_path_buf()))
+}
+
+/// Tears down every registered item: processes first, then folders.
+pub fn run_all() {
+    let items: Vec<(u64, Item)> = match ITEMS.lock() {
+        Ok(mut items) => std::mem::take(&mut *items),
+        Err(_) => return,
+    };
+    for (_, item) in &items {
+        if let Item::Process(pid) = item {
+            kill_and_reap(*pid);
+        }
+    }
+    for (_, item) in &items {
+        if let Item::Dir(dir) = item {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// SIGKILL `pid` and wait until it is gone (reaping it if it is our child).
+pub fn kill_and_reap(pid: i32) {
+    if pid <= 0 {
+        return;
+    }
+    // SAFETY: plain syscalls on a pid we started.
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+    }
+    for _ in 0..200 {
+        // SAFETY: WNOHANG waitpid on our own child; ECHILD if it is not ours.
+        let r = unsafe { libc::waitpid(pid, std::ptr::null_mut(), libc::WNOHANG) };
+        if r == pid || !pid_alive(pid) {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+/// True if `pid` exists and is not a zombie.
+pub fn pid_alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit_once(") ")
+            .map(|(_, rest)| !rest.starts_with('Z'))
+            .unwrap_or(false),
+        Err(_) => false,
+    }
+}
+
+/// The start time of `pid` in clock ticks since boot (field 22 of
+/// `/proc/PID/stat`), to tell a live owner from a recycled pid.
+pub fn pid_start_time(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(") ")?;
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// Installs the SIGINT/SIGTERM handler. The first signal tears down what is
+/// registered and exits (130 / 143); a second one exits at once.
+pub fn install_signal_handlers() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return;
+    };
+    tokio::spawn(async move {
+        let code = tokio::select! {
+            _ = int.recv() => 130,
+            _ = term.recv() => 143,
+        };
+        eprintln!("\nshipshape: interrupted; stopping VMs and removing overlays (again to force)");
+        let teardown = tokio::task::spawn_blocking(run_all);
+        tokio::select! {
+            _ = teardown => {}
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+        std::process::exit(code);
+    });
+}

@@ -1,0 +1,649 @@
+//! The QEMU driver: a copy-on-write overlay of an image plus an empty data
+//! disk on virtio-scsi (`/dev/sda` and `/dev/sdb` in the guest), user-mode
+//! networking with SSH on a free loopback port, the serial console in a file,
+//! and QMP for live snapshots.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::cleanup::{self, Guard};
+use crate::driver::accel::{self, Accel};
+use crate::driver::qmp::{Qmp, QmpError};
+use crate::image::Image;
+use crate::instance::{InstanceRecord, Owner};
+use crate::paths::{self, Home};
+use crate::transport::ssh::{self, SshError, SshSession, SshTarget};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DriverError {
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`{tool}` failed: {detail}")]
+    Tool { tool: String, detail: String },
+    #[error("QEMU exited during {during} ({status}); console tail:\n{console}")]
+    QemuExited {
+        during: String,
+        status: String,
+        console: String,
+    },
+    #[error("{what} did not finish within {after:?}; console tail:\n{console}")]
+    Timeout {
+        what: String,
+        after: Duration,
+        console: String,
+    },
+    #[error(transparent)]
+    Ssh(#[from] SshError),
+    #[error("{what}: {source}; console tail:\n{console}")]
+    SshDuring {
+        what: String,
+        #[source]
+        source: SshError,
+        console: String,
+    },
+    #[error(transparent)]
+    Qmp(#[from] QmpError),
+    #[error("instance `{0}` already exists; `shipshape vm down {0}` first")]
+    Exists(String),
+    #[error("no snapshot taken yet: boot with a snapshot before reset")]
+    NoSnapshot,
+}
+
+fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> DriverError {
+    let context = context.into();
+    move |source| DriverError::Io { context, source }
+}
+
+/// How to boot an instance.
+#[derive(Debug, Clone)]
+pub struct BootOptions {
+    pub name: String,
+    /// Size of the added data disk, in bytes.
+    pub data_disk_bytes: u64,
+    pub memory_mb: u32,
+    pub cpus: u32,
+    /// Keep the VM running after this process exits (`vm up`).
+    pub persistent: bool,
+    pub boot_timeout: Duration,
+    /// Take the live snapshot `clean` once the guest has settled.
+    pub snapshot: bool,
+}
+
+impl BootOptions {
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            data_disk_bytes: 2 << 30,
+            memory_mb: 2048,
+            cpus: 2,
+            persistent: false,
+            boot_timeout: Duration::from_secs(300),
+            snapshot: true,
+        }
+    }
+}
+
+pub const SNAPSHOT: &str = "clean";
+
+/// A running VM. Dropping it stops QEMU and removes the instance folder,
+/// unless it was handed over with [`QemuVm::detach`].
+pub struct QemuVm {
+    pub record: InstanceRecord,
+    target: SshTarget,
+    child: Option<tokio::process::Child>,
+    ssh: Option<SshSession>,
+    keep: bool,
+    _guards: Vec<Guard>,
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn free_port() -> std::io::Result<u16> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(l.local_addr()?.port())
+}
+
+pub(crate) fn qemu_img(args: &[&str]) -> Result<(), DriverError> {
+    let out = std::process::Command::new("qemu-img")
+        .args(args)
+        .output()
+        .map_err(io("running qemu-img (apt-get install qemu-utils)"))?;
+    if !out.status.success() {
+        return Err(DriverError::Tool {
+            tool: format!("qemu-img {}", args.join(" ")),
+            detail: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// The last `lines` lines of a console log.
+pub fn tail(path: &Path, lines: usize) -> String {
+    let text = std::fs::read(path).unwrap_or_default();
+    let text = String::from_utf8_lossy(&text);
+    let all: Vec<&str> = text.lines().collect();
+    let start = all.len().saturating_sub(lines);
+    all[start..]
+        .iter()
+        .map(|l| l.trim_end_matches('\r'))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+impl QemuVm {
+    /// Boots a fresh instance of `image`: overlay, data disk, QEMU, wait until
+    /// SSH answers and systemd has settled, then (optionally) snapshot.
+    pub async fn boot(home: &Home, image: &Image, opts: BootOptions) -> Result<Self, DriverError> {
+        let dir = home.instances().join(&opts.name);
+        paths::private_dir(&home.instances()).map_err(io("creating the instances folder"))?;
+        if dir.exists() {
+            return Err(DriverError::Exists(opts.name.clone()));
+        }
+        paths::private_dir(&dir).map_err(io(format!("creating {}", dir.display())))?;
+        let dir_guard = cleanup::remove_on_signal(&dir);
+        // Until QEMU runs, a failure must not leave the folder behind.
+        let mut scaffold = Scaffold(Some(dir.clone()));
+
+        let overlay = dir.join("root.qcow2");
+        let backing = image.qcow2.display().to_string();
+        qemu_img(&[
+            "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", &backing,
+            &overlay.display().to_string(),
+        ])?;
+        let data = dir.join("data.qcow2");
+        qemu_img(&[
+            "create", "-q", "-f", "qcow2", &data.display().to_string(),
+            &opts.data_disk_bytes.to_string(),
+        ])?;
+        let accel = accel::choose(&image.kernel, &home.root().to_path_buf());
+
+        // Another process may take the free port before QEMU binds it; QEMU
+        // then exits at once, and we try another port.
+        let mut last_err = String::new();
+        for _attempt in 0..5 {
+            let port = free_port().map_err(io("finding a free loopback port"))?;
+            let (mut child, pid_guard) =
+                spawn_qemu(&dir, image, &opts, accel, port, &overlay, &data, image_disk_cache(false))?;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            if let Ok(Some(_)) = child.try_wait() {
+                let stderr = std::fs::read_to_string(dir.join("qemu.stderr")).unwrap_or_default();
+                if stderr.contains("host forwarding") {
+                    last_err = stderr;
+                    continue;
+                }
+            }
+            let pid = child.id().unwrap_or(0) as i32;
+            let record = InstanceRecord {
+                name: opts.name.clone(),
+                platform: image.platform,
+                dir: dir.clone(),
+                image_dir: image.dir.clone(),
+                ssh_port: port,
+                qemu_pid: pid,
+                owner: Some(Owner::current()),
+                accel,
+                created_unix: unix_now(),
+                host_key: image.host_key_text.clone(),
+                client_key: image.client_key.clone(),
+                snapshot: None,
+            };
+            record.save().map_err(io("writing the instance record"))?;
+            scaffold.0 = None;
+            let mut vm = QemuVm {
+                target: target_for(&record, image),
+                record,
+                child: Some(child),
+                ssh: None,
+                keep: false,
+                _guards: vec![pid_guard, dir_guard],
+            };
+            vm.wait_settled("boot", opts.boot_timeout).await?;
+            if opts.snapshot {
+                vm.snapshot(SNAPSHOT).await?;
+            }
+            return Ok(vm);
+        }
+        Err(DriverError::Tool {
+            tool: "qemu-system-x86_64".into(),
+            detail: format!("could not forward SSH to a loopback port: {}", last_err.trim()),
+        })
+    }
+
+    /// Boots the image file itself (no overlay, no data disk): the image
+    /// builder's provisioning boot.
+    pub async fn boot_image_in_place(
+        dir: &Path,
+        image: &Image,
+        timeout: Duration,
+    ) -> Result<Self, DriverError> {
+        let accel = accel::choose(&image.kernel, dir.parent().unwrap_or(dir));
+        let port = free_port().map_err(io("finding a free loopback port"))?;
+        let mut opts = BootOptions::new("image-build");
+        opts.snapshot = false;
+        let (child, guard) = spawn_qemu(dir, image, &opts, accel, port, &image.qcow2, Path::new(""), image_disk_cache(true))?;
+        let record = InstanceRecord {
+            name: "image-build".into(),
+            platform: image.platform,
+            dir: dir.to_path_buf(),
+            image_dir: image.dir.clone(),
+            ssh_port: port,
+            qemu_pid: child.id().unwrap_or(0) as i32,
+            owner: Some(Owner::current()),
+            accel,
+            created_unix: unix_now(),
+            host_key: image.host_key_text.clone(),
+            client_key: image.client_key.clone(),
+            snapshot: None,
+        };
+        let mut vm = QemuVm {
+            target: target_for(&record, image),
+            record,
+            child: Some(child),
+            ssh: None,
+            // The build folder belongs to the builder.
+            keep: true,
+            _guards: vec![guard],
+        };
+        vm.wait_settled("first boot", timeout).await?;
+        Ok(vm)
+    }
+
+    /// Attaches to an instance booted by another process (`vm ssh`).
+    pub fn attach(record: InstanceRecord) -> Result<Self, DriverError> {
+        let host_key = ssh::parse_public_key(&record.host_key).map_err(|e| DriverError::Tool {
+            tool: "instance record".into(),
+            detail: format!("bad host key: {e}"),
+        })?;
+        Ok(QemuVm {
+            target: SshTarget {
+                host: "127.0.0.1".into(),
+                port: record.ssh_port,
+                user: "root".into(),
+                key_path: record.client_key.clone(),
+                host_key: Some(host_key),
+            },
+            record,
+            child: None,
+            ssh: None,
+            keep: true,
+            _guards: Vec::new(),
+        })
+    }
+
+    pub fn ssh_target(&self) -> &SshTarget {
+        &self.target
+    }
+
+    pub fn console_path(&self) -> PathBuf {
+        self.record.dir.join("console.log")
+    }
+
+    pub fn console_tail(&self, lines: usize) -> String {
+        tail(&self.console_path(), lines)
+    }
+
+    /// QEMU's own stderr (e.g. a port it could not forward), then the console tail.
+    fn exit_report(&self) -> String {
+        let stderr = std::fs::read_to_string(self.record.dir.join("qemu.stderr")).unwrap_or_default();
+        format!("{}\n{}", stderr.trim(), self.console_tail(30))
+    }
+
+    fn qemu_exit_status(&mut self) -> Option<String> {
+        match &mut self.child {
+            Some(c) => match c.try_wait() {
+                Ok(Some(st)) => Some(st.to_string()),
+                _ => None,
+            },
+            None => (!self.record.qemu_alive()).then(|| "not running".to_string()),
+        }
+    }
+
+    /// The live SSH session, connecting if needed.
+    pub async fn ssh(&mut self) -> Result<&SshSession, DriverError> {
+        if self.ssh.is_none() {
+            let s = SshSession::connect_with_backoff(
+                &self.target,
+                Instant::now() + Duration::from_secs(30),
+            )
+            .await?;
+            self.ssh = Some(s);
+        }
+        Ok(self.ssh.as_ref().expect("just connected"))
+    }
+
+    /// Runs a command on the guest.
+    pub async fn exec(&mut self, command: &str) -> Result<ssh::ExecOutput, DriverError> {
+        let s = self.ssh().await?;
+        Ok(s.exec(command).await?)
+    }
+
+    async fn drop_ssh(&mut self) {
+        if let Some(s) = self.ssh.take() {
+            s.close().await;
+        }
+    }
+
+    /// Waits until SSH answers and systemd reports the boot finished.
+    async fn wait_settled(&mut self, what: &str, limit: Duration) -> Result<(), DriverError> {
+        let deadline = Instant::now() + limit;
+        let session = loop {
+            if let Some(status) = self.qemu_exit_status() {
+                return Err(DriverError::QemuExited {
+                    during: what.into(),
+                    status,
+                    console: self.exit_report(),
+                });
+            }
+            if Instant::now() >= deadline {
+                return Err(DriverError::Timeout {
+                    what: format!("{what} (waiting for SSH)"),
+                    after: limit,
+                    console: self.console_tail(30),
+                });
+            }
+            match SshSession::connect(&self.target, Duration::from_secs(10)).await {
+                Ok(s) => break s,
+                Err(e) if e.is_transient() => {
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                }
+                Err(e) => {
+                    return Err(DriverError::SshDuring {
+                        what: what.into(),
+                        source: e,
+                        console: self.console_tail(30),
+                    })
+                }
+            }
+        };
+        let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_secs(5));
+        // `degraded` still means the boot finished; the failed units are
+        // reported by the audit, not here.
+        let out = session
+            .exec_timeout("systemctl is-system-running --wait || true", left)
+            .await
+            .map_err(|source| DriverError::SshDuring {
+                what: format!("{what} (waiting for systemd)"),
+                source,
+                console: self.console_tail(30),
+            })?;
+        let state = out.stdout.trim();
+        if !matches!(state, "running" | "degraded") {
+            return Err(DriverError::Timeout {
+                what: format!("{what}: systemd state is `{state}`"),
+                after: limit,
+                console: self.console_tail(30),
+            });
+        }
+        self.ssh = Some(session);
+        Ok(())
+    }
+
+    async fn qmp(&self) -> Result<Qmp, DriverError> {
+        Ok(Qmp::connect(&self.record.dir.join("qmp.sock")).await?)
+    }
+
+    /// Takes a live snapshot (RAM, devices and both disks) named `tag`.
+    pub async fn snapshot(&mut self, tag: &str) -> Result<(), DriverError> {
+        // No SSH session inside the snapshot: after a reset the guest would
+        // hold a half-open connection to a client that is long gone.
+        self.drop_ssh().await;
+        let mut qmp = self.qmp().await?;
+        qmp.hmp(&format!("savevm {tag}"), Duration::from_secs(120)).await?;
+        self.record.snapshot = Some(tag.to_string());
+        self.record.save().map_err(io("writing the instance record"))?;
+        Ok(())
+    }
+
+    /// Returns the VM to its snapshot and reconnects. The guest clock is set
+    /// to the host's, since loadvm brings back the snapshot's time.
+    pub async fn reset(&mut self) -> Result<Duration, DriverError> {
+        let started = Instant::now();
+        let tag = self.record.snapshot.clone().ok_or(DriverError::NoSnapshot)?;
+        self.drop_ssh().await;
+        let mut qmp = self.qmp().await?;
+        qmp.hmp(&format!("loadvm {tag}"), Duration::from_secs(60)).await?;
+        let session =
+            SshSession::connect_with_backoff(&self.target, Instant::now() + Duration::from_secs(30))
+                .await
+                .map_err(|source| DriverError::SshDuring {
+                    what: "reconnecting after reset".into(),
+                    source,
+                    console: self.console_tail(20),
+                })?;
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        session.exec(&format!("date -u -s @{now} >/dev/null")).await?;
+        self.ssh = Some(session);
+        Ok(started.elapsed())
+    }
+
+    /// The guest's boot id.
+    pub async fn boot_id(&mut self) -> Result<String, DriverError> {
+        let out = self.exec("cat /proc/sys/kernel/random/boot_id").await?;
+        Ok(out.stdout.trim().to_string())
+    }
+
+    /// Reboots the guest and waits for the new boot (a changed boot_id) to
+    /// settle. No fixed sleeps: it polls until the boot id changes or `limit`
+    /// runs out, which fails with the console tail.
+    pub async fn reboot(&mut self, limit: Duration) -> Result<Duration, DriverError> {
+        self.reboot_with("systemctl reboot", limit).await
+    }
+
+    /// Like [`reboot`](Self::reboot) with the guest command that triggers it
+    /// (a test passes `systemctl halt` to see a reboot that never returns).
+    pub async fn reboot_with(&mut self, command: &str, limit: Duration) -> Result<Duration, DriverError> {
+        let started = Instant::now();
+        let deadline = started + limit;
+        let before = self.boot_id().await?;
+        // Detached, so the exec returns before sshd goes down.
+        let trigger = format!(
+            "nohup sh -c 'sleep 0.3; {command}' >/dev/null 2>&1 &",
+            command = command.replace('\'', "")
+        );
+        self.exec(&trigger).await?;
+        self.drop_ssh().await;
+        let timeout = |vm: &Self| DriverError::Timeout {
+            what: "reboot".into(),
+            after: limit,
+            console: vm.console_tail(30),
+        };
+        loop {
+            if let Some(status) = self.qemu_exit_status() {
+                return Err(DriverError::QemuExited {
+                    during: "reboot".into(),
+                    status,
+                    console: self.console_tail(30),
+                });
+            }
+            if Instant::now() >= deadline {
+                return Err(timeout(self));
+            }
+            let attempt = deadline.saturating_duration_since(Instant::now()).min(Duration::from_secs(5));
+            match SshSession::connect(&self.target, attempt).await {
+                Ok(s) => {
+                    match s.exec_timeout("cat /proc/sys/kernel/random/boot_id", Duration::from_secs(5)).await {
+                        Ok(out) if out.success() && out.stdout.trim() != before => {
+                            s.close().await;
+                            break;
+                        }
+                        _ => s.close().await,
+                    }
+                }
+                Err(e) if e.is_transient() => {}
+                Err(e) => return Err(e.into()),
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_secs(10));
+        self.wait_settled("reboot", left).await?;
+        Ok(started.elapsed())
+    }
+
+    /// Asks the guest to power off and waits for QEMU to exit.
+    pub async fn poweroff(&mut self, limit: Duration) -> Result<(), DriverError> {
+        let _ = self
+            .exec("nohup sh -c 'sleep 0.3; systemctl poweroff' >/dev/null 2>&1 &")
+            .await;
+        self.drop_ssh().await;
+        let deadline = Instant::now() + limit;
+        while self.qemu_exit_status().is_none() {
+            if Instant::now() >= deadline {
+                return Err(DriverError::Timeout {
+                    what: "poweroff".into(),
+                    after: limit,
+                    console: self.console_tail(20),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        Ok(())
+    }
+
+    /// Hands the VM over: it keeps running after this process exits, and
+    /// `vm down` (or the reaper, once QEMU is gone) removes it.
+    pub fn detach(mut self) -> Result<InstanceRecord, DriverError> {
+        self.keep = true;
+        self.record.owner = None;
+        self.record.save().map_err(io("writing the instance record"))?;
+        self._guards.clear();
+        Ok(self.record.clone())
+    }
+
+    /// Stops QEMU and removes the instance folder.
+    pub async fn destroy(mut self) {
+        self.drop_ssh().await;
+        self.keep = false;
+    }
+}
+
+impl Drop for QemuVm {
+    fn drop(&mut self) {
+        if self.keep {
+            return;
+        }
+        if let Some(child) = &self.child {
+            if let Some(pid) = child.id() {
+                cleanup::kill_and_reap(pid as i32);
+            }
+        } else if self.record.qemu_alive() {
+            cleanup::kill_and_reap(self.record.qemu_pid);
+        }
+        let _ = std::fs::remove_dir_all(&self.record.dir);
+    }
+}
+
+/// Removes a half-made instance folder if boot fails before QEMU runs.
+struct Scaffold(Option<PathBuf>);
+
+impl Drop for Scaffold {
+    fn drop(&mut self) {
+        if let Some(dir) = self.0.take() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+fn target_for(record: &InstanceRecord, image: &Image) -> SshTarget {
+    SshTarget {
+        host: "127.0.0.1".into(),
+        port: record.ssh_port,
+        user: "root".into(),
+        key_path: image.client_key.clone(),
+        host_key: Some(image.host_key.clone()),
+    }
+}
+
+/// Overlays are throwaway, so their writes need not reach the host disk;
+/// an image being provisioned must.
+fn image_disk_cache(durable: bool) -> &'static str {
+    if durable {
+        "writeback"
+    } else {
+        "unsafe"
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn spawn_qemu(
+    dir: &Path,
+    image: &Image,
+    opts: &BootOptions,
+    accel: Accel,
+    port: u16,
+    root: &Path,
+    data: &Path,
+    cache: &str,
+) -> Result<(tokio::process::Child, Guard), DriverError> {
+    let console = dir.join("console.log");
+    let mut cmd = tokio::process::Command::new("qemu-system-x86_64");
+    cmd.arg("-name")
+        .arg(format!("shipshape-{}", opts.name))
+        .args(["-machine", "q35", "-accel", accel.qemu_arg()])
+        .args(["-smp", &opts.cpus.to_string(), "-m", &opts.memory_mb.to_string()])
+        .args(["-display", "none", "-vga", "none", "-nodefaults"])
+        .arg("-kernel")
+        .arg(&image.kernel)
+        .arg("-initrd")
+        .arg(&image.initrd)
+        .args(["-append", crate::image::KERNEL_CMDLINE])
+        .args(["-device", "virtio-scsi-pci,id=scsi0"])
+        .arg("-drive")
+        .arg(format!(
+            "file={},if=none,id=root,format=qcow2,cache={cache},discard=unmap",
+            root.display()
+        ))
+        .args(["-device", "scsi-hd,drive=root,bus=scsi0.0,channel=0,scsi-id=0,lun=0,bootindex=0"]);
+    if !data.as_os_str().is_empty() {
+        cmd.arg("-drive")
+            .arg(format!(
+                "file={},if=none,id=data,format=qcow2,cache={cache}",
+                data.display()
+            ))
+            .args(["-device", "scsi-hd,drive=data,bus=scsi0.0,channel=0,scsi-id=1,lun=0,serial=shipshape-data"]);
+    }
+    cmd.arg("-netdev")
+        .arg(format!("user,id=net0,hostfwd=tcp:127.0.0.1:{port}-:22"))
+        .args(["-device", "virtio-net-pci,netdev=net0"])
+        .args(["-device", "virtio-rng-pci"])
+        .arg("-serial")
+        .arg(format!("file:{}", console.display()))
+        .arg("-qmp")
+        .arg(format!("unix:{},server=on,wait=off", dir.join("qmp.sock").display()))
+        .arg("-pidfile")
+        .arg(dir.join("qemu.pid"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(
+            std::fs::File::create(dir.join("qemu.stderr")).map_err(io("creating qemu.stderr"))?,
+        ))
+        // A terminal's Ctrl-C goes to our handler, which stops QEMU itself.
+        .process_group(0);
+    if !opts.persistent {
+        // SAFETY: prctl in the forked child before exec; async-signal-safe.
+        unsafe {
+            cmd.pre_exec(|| {
+                // If the run is SIGKILLed, the kernel stops QEMU for us.
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+    }
+    let child = cmd.spawn().map_err(io(
+        "starting qemu-system-x86_64 (apt-get install qemu-system-x86 qemu-utils)",
+    ))?;
+    let guard = cleanup::kill_on_signal(child.id().unwrap_or(0) as i32);
+    Ok((child, guard))
+}

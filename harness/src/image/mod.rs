@@ -1,0 +1,101 @@
+//! Bootable images built from Debian packages, cached by recipe hash.
+
+pub mod build;
+pub mod mirror;
+pub mod recipe;
+
+use std::path::{Path, PathBuf};
+
+use russh::keys::PublicKey;
+use serde::{Deserialize, Serialize};
+
+use crate::paths::Home;
+use crate::platform::Platform;
+use crate::transport::ssh;
+
+pub use build::{build, ensure, BuildError};
+pub use recipe::KERNEL_CMDLINE;
+
+/// What the builder records next to a finished image.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ImageMeta {
+    pub platform: Platform,
+    pub recipe_hash: String,
+    pub mirror: Option<String>,
+    pub docker_version: String,
+    pub kernel_version: String,
+    pub host_key: String,
+    pub build_seconds: f64,
+    pub built_unix: u64,
+}
+
+/// A built image: a qcow2 root disk, the kernel and initrd to boot it, the
+/// SSH host key to pin and the client key to log in with.
+#[derive(Debug, Clone)]
+pub struct Image {
+    pub platform: Platform,
+    pub dir: PathBuf,
+    pub qcow2: PathBuf,
+    pub kernel: PathBuf,
+    pub initrd: PathBuf,
+    pub client_key: PathBuf,
+    pub host_key: PublicKey,
+    pub host_key_text: String,
+    pub meta: ImageMeta,
+}
+
+pub const META: &str = "image.json";
+
+impl Image {
+    /// The folder an image with the current recipe lives in.
+    pub fn dir_for(home: &Home, platform: Platform) -> PathBuf {
+        home.images()
+            .join(format!("{}-{}", platform.name(), recipe::hash(platform)))
+    }
+
+    /// Loads a finished image from its folder.
+    pub fn load(dir: &Path) -> Result<Self, BuildError> {
+        let meta_path = dir.join(META);
+        let text = std::fs::read(&meta_path).map_err(|e| BuildError::Io {
+            context: format!("reading {}", meta_path.display()),
+            source: e,
+        })?;
+        let meta: ImageMeta = serde_json::from_slice(&text).map_err(|e| BuildError::Corrupt {
+            path: meta_path.clone(),
+            reason: e.to_string(),
+        })?;
+        let host_key = ssh::parse_public_key(&meta.host_key).map_err(|reason| BuildError::Corrupt {
+            path: meta_path.clone(),
+            reason,
+        })?;
+        Ok(Self {
+            platform: meta.platform,
+            dir: dir.to_path_buf(),
+            qcow2: dir.join("root.qcow2"),
+            kernel: dir.join("vmlinuz"),
+            initrd: dir.join("initrd.img"),
+            client_key: dir.join("id_ed25519"),
+            host_key_text: meta.host_key.clone(),
+            host_key,
+            meta,
+        })
+    }
+
+    /// The cached image for the current recipe, if it was built.
+    pub fn cached(home: &Home, platform: Platform) -> Option<Self> {
+        Self::load(&Self::dir_for(home, platform)).ok()
+    }
+}
+
+/// Every finished image under the cache, current or stale.
+pub fn list(home: &Home) -> Vec<Image> {
+    let Ok(entries) = std::fs::read_dir(home.images()) else {
+        return Vec::new();
+    };
+    let mut out: Vec<Image> = entries
+        .flatten()
+        .filter_map(|e| Image::load(&e.path()).ok())
+        .collect();
+    out.sort_by(|a, b| a.dir.cmp(&b.dir));
+    out
+}

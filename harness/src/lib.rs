@@ -1,0 +1,12 @@
+//! shipshape's harness: images, drivers, the SSH transport and the process
+//! hygiene that keeps a run from leaving VMs behind.
+
+pub mod cleanup;
+pub mod driver;
+pub mod image;
+pub mod instance;
+pub mod paths;
+pub mod platform;
+pub mod progress;
+pub mod shell;
+pub mod transport;
