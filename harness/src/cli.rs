@@ -16,7 +16,10 @@ use shipshape_harness::paths::Home;
 use shipshape_harness::platform::Platform;
 use shipshape_harness::progress::Progress;
 use shipshape_harness::shell;
-use shipshape_harness::transport::SshSession;
+use shipshape_harness::report::{self, Format};
+use shipshape_harness::target::{self, Conn, TargetSpec};
+use shipshape_harness::transport::{SshSession, SshTarget};
+use shipshape_harness::{audit as auditing, policy};
 
 #[derive(Parser)]
 #[command(name = "shipshape", version, about = "Docker host hardening baseline as code, proven in real VMs")]
@@ -33,6 +36,39 @@ enum Command {
     /// Bring VMs up and down by hand, like `kitchen create/login/destroy`.
     #[command(subcommand)]
     Vm(VmCmd),
+    /// Audit a host against the baseline (read-only). Exit 0: nothing fails;
+    /// 1: something fails; 2: the audit could not run.
+    Audit(AuditArgs),
+}
+
+#[derive(clap::Args)]
+struct AuditArgs {
+    /// ssh://user@host[:port], or a platform (debian-12, debian-13) to boot its default VM.
+    #[arg(long, conflicts_with = "local")]
+    target: Option<TargetSpec>,
+    /// Audit this machine.
+    #[arg(long)]
+    local: bool,
+    /// Private key for an ssh:// target (default ~/.ssh/id_ed25519).
+    #[arg(short = 'i', long = "identity")]
+    identity: Option<PathBuf>,
+    /// The target's host key ("ssh-ed25519 AAAA…"); default: looked up in --known-hosts.
+    #[arg(long)]
+    host_key: Option<String>,
+    /// known_hosts file for ssh:// targets (default ~/.ssh/known_hosts).
+    #[arg(long)]
+    known_hosts: Option<PathBuf>,
+    /// Policy file (YAML): allowed docker users, ulimits, TLS paths, minimum version.
+    #[arg(long)]
+    policy: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "table")]
+    format: Format,
+    /// Write the report here instead of stdout.
+    #[arg(long)]
+    output: Option<PathBuf>,
+    /// Show the evidence of every control in the table.
+    #[arg(short, long)]
+    verbose: bool,
 }
 
 #[derive(Subcommand)]
@@ -122,10 +158,26 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", render_error(e.as_ref()));
             ExitCode::from(2)
         }
     }
+}
+
+/// The error and its causes, skipping a cause whose text its parent's
+/// message already carries.
+fn render_error(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut msg = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        let text = s.to_string();
+        if !msg.contains(&text) {
+            msg.push_str(": ");
+            msg.push_str(&text);
+        }
+        src = s.source();
+    }
+    msg
 }
 
 async fn run(cli: Cli) -> Result<ExitCode> {
@@ -165,6 +217,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Vm(cmd) => return vm(&home, cmd).await,
+        Command::Audit(args) => return audit(&home, args).await,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -254,6 +307,74 @@ async fn vm(home: &Home, cmd: VmCmd) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+async fn audit(home: &Home, args: AuditArgs) -> Result<ExitCode> {
+    // Everything that can be wrong with the input is checked before the
+    // target is touched.
+    let policy = match &args.policy {
+        Some(p) => policy::load(p)?,
+        None => shipshape_checks::Policy::default(),
+    };
+    let spec = match (&args.target, args.local) {
+        (_, true) => TargetSpec::Local,
+        (Some(t), false) => t.clone(),
+        (None, false) => bail!("say what to audit: --target ssh://user@host[:port], --target debian-12, or --local"),
+    };
+    let mut vm_holder = None;
+    let conn = match spec {
+        TargetSpec::Local => Conn::Local,
+        TargetSpec::Ssh { user, host, port } => {
+            let key_path = args.identity.clone().unwrap_or_else(target::default_key);
+            if !key_path.is_file() {
+                bail!("key file {} does not exist (pass -i KEY)", key_path.display());
+            }
+            let host_key = match &args.host_key {
+                Some(k) => shipshape_harness::transport::ssh::parse_public_key(k)
+                    .map_err(|e| anyhow::anyhow!("--host-key: {e}"))?,
+                None => {
+                    let kh = args.known_hosts.clone().unwrap_or_else(|| {
+                        PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into()))
+                            .join(".ssh/known_hosts")
+                    });
+                    target::known_host_key(&kh, &host, port).map_err(anyhow::Error::msg)?
+                }
+            };
+            let t = SshTarget { host, port, user, key_path, host_key: Some(host_key) };
+            Conn::ssh(&t).await?
+        }
+        TargetSpec::Platform(platform) => {
+            let progress = Progress::new(&format!("audit {platform}"));
+            let image = image::ensure(home, platform, &progress).await?;
+            progress.stage("booting");
+            let mut opts = BootOptions::new(format!("audit-{}-{}", platform, std::process::id()));
+            opts.snapshot = false;
+            let vm = QemuVm::boot(home, &image, opts).await?;
+            let t = vm.ssh_target().clone();
+            progress.finish("booted");
+            vm_holder = Some(vm);
+            Conn::ssh(&t).await?
+        }
+    };
+    let run = auditing::run(&conn, &policy).await?;
+    if let Some(vm) = vm_holder {
+        vm.destroy().await;
+    }
+    let text = match args.format {
+        Format::Table => report::table::render(&run, args.verbose),
+        Format::Json => serde_json::to_string_pretty(&report::json::render(&run))? + "\n",
+        Format::Junit => report::junit::render(&[&run]),
+    };
+    match &args.output {
+        Some(path) => {
+            std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?;
+            if args.format != Format::Table {
+                eprint!("{}", report::table::render(&run, false));
+            }
+        }
+        None => print!("{text}"),
+    }
+    Ok(if run.failed() > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
 fn validate_name(name: &str) -> Result<()> {

@@ -1,12 +1,16 @@
 //! shipshape's harness: images, drivers, the SSH transport and the process
 //! hygiene that keeps a run from leaving VMs behind.
 
+pub mod audit;
 pub mod cleanup;
 pub mod driver;
 pub mod image;
 pub mod instance;
 pub mod paths;
 pub mod platform;
+pub mod policy;
 pub mod progress;
+pub mod report;
 pub mod shell;
+pub mod target;
 pub mod transport;

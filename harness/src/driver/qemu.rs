@@ -605,7 +605,7 @@ fn spawn_qemu(
             "file={},if=none,id=root,format=qcow2,cache={cache},discard=unmap",
             root.display()
         ))
-        .args(["-device", "scsi-hd,drive=root,bus=scsi0.0,channel=0,scsi-id=0,lun=0,bootindex=0"]);
+        .args(["-device", "scsi-hd,drive=root,bus=scsi0.0,channel=0,scsi-id=0,lun=0"]);
     if !data.as_os_str().is_empty() {
         cmd.arg("-drive")
             .arg(format!(
@@ -616,7 +616,7 @@ fn spawn_qemu(
     }
     cmd.arg("-netdev")
         .arg(format!("user,id=net0,hostfwd=tcp:127.0.0.1:{port}-:22"))
-        .args(["-device", "virtio-net-pci,netdev=net0"])
+        .args(["-device", "virtio-net-pci,netdev=net0,romfile="])
         .args(["-device", "virtio-rng-pci"])
         .arg("-serial")
         .arg(format!("file:{}", console.display()))

@@ -135,7 +135,9 @@ fn keygen(path: &Path, comment: &str) -> Result<String, BuildError> {
     }
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
         .map_err(io("restricting the private key"))?;
-    std::fs::read_to_string(path.with_extension("pub")).map_err(io("reading the public key"))
+    let mut public = path.as_os_str().to_owned();
+    public.push(".pub");
+    std::fs::read_to_string(public).map_err(io("reading the public key"))
 }
 
 fn write_file(root: &Path, path: &str, content: &str, mode: u32) -> Result<(), BuildError> {
@@ -180,6 +182,9 @@ pub async fn build(home: &Home, platform: Platform, progress: &Progress) -> Resu
         .tempdir_in(home.images())
         .map_err(io("creating a build folder"))?;
     let _tmp_guard = cleanup::remove_on_signal(tmp.path());
+    // It will hold the client's private key.
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o700))
+        .map_err(io("restricting the build folder"))?;
     let work = tmp.path();
     let rootfs = work.join("rootfs");
 

@@ -31,6 +31,9 @@ pub const PACKAGES: &[&str] = &[
     "busybox-static",
     "ca-certificates",
     "openssl",
+    // The probe talks to the Docker API over the unix socket: under TCG one
+    // docker CLI call costs ~0.8 s, a curl call a tenth of that.
+    "curl",
 ];
 
 /// Files written into the root filesystem before it becomes a disk.

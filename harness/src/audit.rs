@@ -1,0 +1,87 @@
+//! One audit: send the probe in a single exec, parse its facts, compute every
+//! verdict locally.
+
+use std::time::{Duration, Instant};
+
+use shipshape_checks::{Facts, Finding, Policy};
+
+use crate::target::Conn;
+use crate::transport::SshError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error("running the probe on {target}: {source}")]
+    Transport {
+        target: String,
+        #[source]
+        source: SshError,
+    },
+    #[error("the probe failed on {target} (exit {status}): {stderr}")]
+    Probe {
+        target: String,
+        status: u32,
+        stderr: String,
+    },
+    #[error("the probe's output from {target} is not valid: {reason}")]
+    Facts { target: String, reason: String },
+}
+
+/// The result of auditing one target.
+#[derive(Debug, Clone)]
+pub struct AuditRun {
+    pub target: String,
+    pub findings: Vec<Finding>,
+    pub facts: Facts,
+    pub duration: Duration,
+    /// Commands sent to the target: the probe is one.
+    pub round_trips: u32,
+}
+
+impl AuditRun {
+    pub fn failed(&self) -> usize {
+        self.findings
+            .iter()
+            .filter(|f| matches!(f.verdict, shipshape_checks::Verdict::Fail))
+            .count()
+    }
+
+    pub fn verdict_of(&self, id: &str) -> Option<&shipshape_checks::Verdict> {
+        self.findings.iter().find(|f| f.id == id).map(|f| &f.verdict)
+    }
+}
+
+/// Runs the probe on `conn` (read-only) and computes the verdicts.
+pub async fn run(conn: &Conn, policy: &Policy) -> Result<AuditRun, AuditError> {
+    let started = Instant::now();
+    let target = conn.describe();
+    let out = conn
+        .exec(
+            "sh -s",
+            Some(shipshape_checks::PROBE_SH.as_bytes()),
+            Duration::from_secs(60),
+        )
+        .await
+        .map_err(|source| AuditError::Transport {
+            target: target.clone(),
+            source,
+        })?;
+    if !out.success() {
+        return Err(AuditError::Probe {
+            target,
+            status: out.status,
+            stderr: out.stderr.trim().to_string(),
+        });
+    }
+    let facts = shipshape_checks::parse_facts(&out.stdout).map_err(|e| AuditError::Facts {
+        target: target.clone(),
+        reason: e.to_string(),
+    })?;
+    let findings = shipshape_checks::audit(&facts, policy);
+    Ok(AuditRun {
+        target,
+        findings,
+        facts,
+        duration: started.elapsed(),
+        round_trips: 1,
+    })
+}

@@ -1,0 +1,47 @@
+//! The JSON form of an audit: every control with its id, CIS id, verdict and
+//! evidence.
+
+use serde_json::{json, Value};
+use shipshape_checks::{find_control, Verdict};
+
+use crate::audit::AuditRun;
+
+pub fn render(run: &AuditRun) -> Value {
+    let controls: Vec<Value> = run
+        .findings
+        .iter()
+        .map(|f| {
+            let meta = find_control(f.id);
+            let (verdict, why) = match &f.verdict {
+                Verdict::Pass => ("pass", None),
+                Verdict::Fail => ("fail", None),
+                Verdict::NotApplicable { why } => ("not-applicable", Some(why.clone())),
+                Verdict::Manual { why } => ("manual", Some(why.clone())),
+            };
+            json!({
+                "id": f.id,
+                "cis": meta.map(|m| m.cis),
+                "title": meta.map(|m| m.title),
+                "seed_section": meta.map(|m| m.seed_section),
+                "severity": meta.map(|m| m.severity),
+                "verdict": verdict,
+                "why": why,
+                "evidence": f.evidence,
+                "remediation": meta.map(|m| m.remediation),
+            })
+        })
+        .collect();
+    let count = |w: &str| controls.iter().filter(|c| c["verdict"] == w).count();
+    json!({
+        "target": run.target,
+        "duration_ms": run.duration.as_millis() as u64,
+        "round_trips": run.round_trips,
+        "summary": {
+            "pass": count("pass"),
+            "fail": count("fail"),
+            "not_applicable": count("not-applicable"),
+            "manual": count("manual"),
+        },
+        "controls": controls,
+    })
+}

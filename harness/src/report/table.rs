@@ -1,0 +1,54 @@
+//! The terminal table of an audit.
+
+use shipshape_checks::{find_control, Verdict};
+
+use crate::audit::AuditRun;
+
+pub fn verdict_word(v: &Verdict) -> &'static str {
+    match v {
+        Verdict::Pass => "pass",
+        Verdict::Fail => "FAIL",
+        Verdict::NotApplicable { .. } => "n/a",
+        Verdict::Manual { .. } => "manual",
+    }
+}
+
+pub fn render(run: &AuditRun, verbose: bool) -> String {
+    let mut out = String::new();
+    out.push_str(&format!("{:<26} {:<7} {:<7} {}\n", "CONTROL", "CIS", "VERDICT", "TITLE"));
+    for f in &run.findings {
+        let meta = find_control(f.id);
+        out.push_str(&format!(
+            "{:<26} {:<7} {:<7} {}\n",
+            f.id,
+            meta.map(|m| m.cis).unwrap_or("?"),
+            verdict_word(&f.verdict),
+            meta.map(|m| m.title).unwrap_or("")
+        ));
+        let why = match &f.verdict {
+            Verdict::NotApplicable { why } | Verdict::Manual { why } => Some(why.as_str()),
+            _ => None,
+        };
+        if let Some(why) = why {
+            out.push_str(&format!("{:<26} {:<7} {:<7}   why: {why}\n", "", "", ""));
+        }
+        if verbose || matches!(f.verdict, Verdict::Fail) {
+            for e in f.evidence.iter().take(if verbose { usize::MAX } else { 4 }) {
+                out.push_str(&format!("{:<26} {:<7} {:<7}   {e}\n", "", "", ""));
+            }
+        }
+    }
+    let count = |w: fn(&Verdict) -> bool| run.findings.iter().filter(|f| w(&f.verdict)).count();
+    out.push_str(&format!(
+        "\n{}: {} pass, {} fail, {} not applicable, {} manual ({:.2}s, {} round trip{})\n",
+        run.target,
+        count(|v| matches!(v, Verdict::Pass)),
+        count(|v| matches!(v, Verdict::Fail)),
+        count(|v| matches!(v, Verdict::NotApplicable { .. })),
+        count(|v| matches!(v, Verdict::Manual { .. })),
+        run.duration.as_secs_f64(),
+        run.round_trips,
+        if run.round_trips == 1 { "" } else { "s" }
+    ));
+    out
+}
