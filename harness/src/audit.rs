@@ -51,7 +51,7 @@ impl AuditRun {
 }
 
 /// Runs the probe on `conn` (read-only) and computes the verdicts.
-pub async fn run(conn: &Conn, policy: &Policy) -> Result<AuditRun, AuditError> {
+pub async fn run(conn: &Conn<'_>, policy: &Policy) -> Result<AuditRun, AuditError> {
     let started = Instant::now();
     let target = conn.describe();
     let out = conn

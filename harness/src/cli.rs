@@ -19,7 +19,7 @@ use shipshape_harness::shell;
 use shipshape_harness::report::{self, Format};
 use shipshape_harness::target::{self, Conn, TargetSpec};
 use shipshape_harness::transport::{SshSession, SshTarget};
-use shipshape_harness::{audit as auditing, policy};
+use shipshape_harness::{audit as auditing, fix, policy, scenario, suite};
 
 #[derive(Parser)]
 #[command(name = "shipshape", version, about = "Docker host hardening baseline as code, proven in real VMs")]
@@ -39,6 +39,53 @@ enum Command {
     /// Audit a host against the baseline (read-only). Exit 0: nothing fails;
     /// 1: something fails; 2: the audit could not run.
     Audit(AuditArgs),
+    /// Run the scenarios (scenarios × platforms) on fresh VMs and write JUnit.
+    Test(TestArgs),
+    /// Fix controls on a target (backs up, restarts dockerd, rolls back on failure).
+    Fix(FixArgs),
+    /// List the controls of the catalogue.
+    Controls,
+}
+
+#[derive(clap::Args)]
+struct TestArgs {
+    /// Platform to run on; repeat for several (default: debian-12).
+    #[arg(long = "platform")]
+    platforms: Vec<Platform>,
+    /// Only scenarios whose name matches this glob; repeatable.
+    #[arg(long = "scenario")]
+    scenarios: Vec<String>,
+    /// JUnit XML output path.
+    #[arg(long, default_value = "artifacts/shipshape-test.xml")]
+    junit: PathBuf,
+    /// Folder of scenario files (default: ./scenarios, else the one shipped with the source).
+    #[arg(long)]
+    scenarios_dir: Option<PathBuf>,
+    #[arg(long)]
+    policy: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct FixArgs {
+    /// ssh://user@host[:port], or a running VM's name from `vm list`.
+    #[arg(long, conflicts_with = "local")]
+    target: Option<String>,
+    #[arg(long)]
+    local: bool,
+    #[arg(short = 'i', long = "identity")]
+    identity: Option<PathBuf>,
+    #[arg(long)]
+    host_key: Option<String>,
+    #[arg(long)]
+    known_hosts: Option<PathBuf>,
+    /// Control id to fix; repeatable (default: every failing fixable control).
+    #[arg(long = "control")]
+    controls: Vec<String>,
+    /// Show the change as a diff and change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    #[arg(long)]
+    policy: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -218,6 +265,21 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Vm(cmd) => return vm(&home, cmd).await,
         Command::Audit(args) => return audit(&home, args).await,
+        Command::Test(args) => return test(&home, args).await,
+        Command::Fix(args) => return fix_cmd(&home, args).await,
+        Command::Controls => {
+            println!("{:<26} {:<7} {:<9} {:<4} TITLE", "ID", "CIS", "SEVERITY", "FIX");
+            for c in shipshape_checks::catalogue() {
+                println!(
+                    "{:<26} {:<7} {:<9} {:<4} {}",
+                    c.id,
+                    c.cis,
+                    format!("{:?}", c.severity).to_lowercase(),
+                    if c.fixable { "yes" } else { "-" },
+                    c.title
+                );
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -322,8 +384,8 @@ async fn audit(home: &Home, args: AuditArgs) -> Result<ExitCode> {
         (None, false) => bail!("say what to audit: --target ssh://user@host[:port], --target debian-12, or --local"),
     };
     let mut vm_holder = None;
-    let conn = match spec {
-        TargetSpec::Local => Conn::Local,
+    let session = match spec {
+        TargetSpec::Local => None,
         TargetSpec::Ssh { user, host, port } => {
             let key_path = args.identity.clone().unwrap_or_else(target::default_key);
             if !key_path.is_file() {
@@ -341,7 +403,7 @@ async fn audit(home: &Home, args: AuditArgs) -> Result<ExitCode> {
                 }
             };
             let t = SshTarget { host, port, user, key_path, host_key: Some(host_key) };
-            Conn::ssh(&t).await?
+            Some(target::connect_ssh(&t).await?)
         }
         TargetSpec::Platform(platform) => {
             let progress = Progress::new(&format!("audit {platform}"));
@@ -353,8 +415,12 @@ async fn audit(home: &Home, args: AuditArgs) -> Result<ExitCode> {
             let t = vm.ssh_target().clone();
             progress.finish("booted");
             vm_holder = Some(vm);
-            Conn::ssh(&t).await?
+            Some(target::connect_ssh(&t).await?)
         }
+    };
+    let conn = match &session {
+        Some(s) => Conn::Ssh(s),
+        None => Conn::Local,
     };
     let run = auditing::run(&conn, &policy).await?;
     if let Some(vm) = vm_holder {
@@ -375,6 +441,142 @@ async fn audit(home: &Home, args: AuditArgs) -> Result<ExitCode> {
         None => print!("{text}"),
     }
     Ok(if run.failed() > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+fn load_policy(path: &Option<PathBuf>) -> Result<shipshape_checks::Policy> {
+    Ok(match path {
+        Some(p) => policy::load(p)?,
+        None => shipshape_checks::Policy::default(),
+    })
+}
+
+async fn test(home: &Home, args: TestArgs) -> Result<ExitCode> {
+    let policy = load_policy(&args.policy)?;
+    let dir = args.scenarios_dir.clone().unwrap_or_else(|| {
+        let here = PathBuf::from("scenarios");
+        if here.is_dir() {
+            here
+        } else {
+            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios"))
+        }
+    });
+    let all = scenario::load_dir(&dir)?;
+    let chosen = suite::select(&all, &args.scenarios);
+    if chosen.is_empty() {
+        bail!("no scenario in {} matches {:?}", dir.display(), args.scenarios);
+    }
+    let platforms = if args.platforms.is_empty() { vec![Platform::Debian12] } else { args.platforms.clone() };
+    let mut runs = Vec::new();
+    for p in &platforms {
+        let run = suite::run_platform(home, *p, &chosen, &policy, |r| {
+            let mark = if r.passed() { "ok  " } else { "FAIL" };
+            eprintln!("{mark} {p} {:<24} {:>6.1}s", r.scenario, r.duration.as_secs_f64());
+            if let Some(f) = &r.failure {
+                eprintln!("     {}", f.lines().next().unwrap_or_default());
+            }
+        })
+        .await;
+        if let Some(e) = &run.error {
+            eprintln!("{p}: {e}");
+        }
+        runs.push(run);
+    }
+    if let Some(parent) = args.junit.parent() {
+        std::fs::create_dir_all(parent).ok();
+    }
+    std::fs::write(&args.junit, report::junit::scenarios(&runs))
+        .with_context(|| format!("writing {}", args.junit.display()))?;
+    // The summary matrix.
+    print!("\n{:<24}", "scenario");
+    for r in &runs {
+        print!(" {:<10}", r.platform.name());
+    }
+    println!();
+    let (mut passed, mut failed) = (0, 0);
+    for sc in &chosen {
+        print!("{:<24}", sc.name);
+        for r in &runs {
+            let cell = match r.results.iter().find(|x| x.scenario == sc.name) {
+                Some(x) if x.passed() => { passed += 1; format!("pass {:>4.0}s", x.duration.as_secs_f64()) }
+                Some(x) => { failed += 1; format!("FAIL {:>4.0}s", x.duration.as_secs_f64()) }
+                None => "-".into(),
+            };
+            print!(" {cell:<10}");
+        }
+        println!();
+    }
+    println!("\n{passed} passed, {failed} failed; JUnit: {}", args.junit.display());
+    if runs.iter().any(|r| r.error.is_some()) {
+        return Ok(ExitCode::from(2));
+    }
+    Ok(if failed > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+async fn fix_cmd(home: &Home, args: FixArgs) -> Result<ExitCode> {
+    let policy = load_policy(&args.policy)?;
+    for id in &args.controls {
+        if shipshape_checks::find_control(id).is_none() {
+            bail!("unknown control `{id}`; `shipshape controls` lists them");
+        }
+    }
+    let session = if args.local {
+        None
+    } else {
+        let t = args.target.clone().context("say what to fix: --target ssh://user@host[:port], --target <vm name>, or --local")?;
+        let target = if let Some(rec) = instance::find(home, &t) {
+            QemuVm::attach(rec)?.ssh_target().clone()
+        } else {
+            let TargetSpec::Ssh { user, host, port } = t.parse::<TargetSpec>()? else {
+                bail!("fix needs ssh://user@host[:port] or the name of a running VM, not `{t}`");
+            };
+            let key_path = args.identity.clone().unwrap_or_else(target::default_key);
+            if !key_path.is_file() {
+                bail!("key file {} does not exist (pass -i KEY)", key_path.display());
+            }
+            let host_key = match &args.host_key {
+                Some(k) => shipshape_harness::transport::ssh::parse_public_key(k).map_err(|e| anyhow::anyhow!("--host-key: {e}"))?,
+                None => {
+                    let kh = args.known_hosts.clone().unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into())).join(".ssh/known_hosts"));
+                    target::known_host_key(&kh, &host, port).map_err(anyhow::Error::msg)?
+                }
+            };
+            SshTarget { host, port, user, key_path, host_key: Some(host_key) }
+        };
+        Some(target::connect_ssh(&target).await?)
+    };
+    let conn = match &session {
+        Some(s) => Conn::Ssh(s),
+        None => Conn::Local,
+    };
+    let run = auditing::run(&conn, &policy).await?;
+    let ids: Vec<String> = if args.controls.is_empty() {
+        run.findings
+            .iter()
+            .filter(|f| matches!(f.verdict, shipshape_checks::Verdict::Fail))
+            .filter(|f| shipshape_checks::find_control(f.id).is_some_and(|c| c.fixable))
+            .map(|f| f.id.to_string())
+            .collect()
+    } else {
+        args.controls.clone()
+    };
+    let mut facts = run.facts;
+    let mut rolled_back = false;
+    for id in &ids {
+        let report = if args.dry_run {
+            fix::dry_run(&conn, id, &facts, &policy).await?
+        } else {
+            fix::run_fix(&conn, id, &facts, &policy).await?
+        };
+        println!("{}", report.render());
+        if matches!(report.outcome, fix::Outcome::RolledBack { .. }) {
+            rolled_back = true;
+        }
+        if !args.dry_run && !matches!(report.outcome, fix::Outcome::AlreadyCompliant) {
+            // The next control plans against what is there now.
+            facts = auditing::run(&conn, &policy).await?.facts;
+        }
+    }
+    Ok(if rolled_back { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
 fn validate_name(name: &str) -> Result<()> {

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod cleanup;
 pub mod driver;
+pub mod fix;
 pub mod image;
 pub mod instance;
 pub mod paths;
@@ -11,6 +12,8 @@ pub mod platform;
 pub mod policy;
 pub mod progress;
 pub mod report;
+pub mod scenario;
 pub mod shell;
+pub mod suite;
 pub mod target;
 pub mod transport;

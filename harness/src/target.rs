@@ -93,26 +93,26 @@ pub fn known_host_key(
     })
 }
 
-/// A live connection to a target.
-pub enum Conn {
-    Ssh(SshSession),
+/// Connects to an `ssh://` target, checking the key file first.
+pub async fn connect_ssh(target: &SshTarget) -> Result<SshSession, SshError> {
+    if !target.key_path.exists() {
+        return Err(SshError::Key {
+            path: target.key_path.clone(),
+            reason: "no such file".into(),
+        });
+    }
+    ssh::load_private_key(&target.key_path)?;
+    SshSession::connect(target, Duration::from_secs(20)).await
+}
+
+/// Where commands run: over a live SSH session, or on this machine.
+#[derive(Clone, Copy)]
+pub enum Conn<'a> {
+    Ssh(&'a SshSession),
     Local,
 }
 
-impl Conn {
-    pub async fn ssh(target: &SshTarget) -> Result<Self, SshError> {
-        if !target.key_path.exists() {
-            return Err(SshError::Key {
-                path: target.key_path.clone(),
-                reason: "no such file".into(),
-            });
-        }
-        ssh::load_private_key(&target.key_path)?;
-        Ok(Conn::Ssh(
-            SshSession::connect(target, Duration::from_secs(20)).await?,
-        ))
-    }
-
+impl Conn<'_> {
     pub fn describe(&self) -> String {
         match self {
             Conn::Ssh(s) => s.target().display(),

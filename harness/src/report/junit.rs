@@ -53,3 +53,51 @@ pub fn render(runs: &[&AuditRun]) -> String {
     }
     report.to_string().expect("JUnit serializes")
 }
+
+/// One testsuite per platform, one testcase per scenario; each step's
+/// command, output and duration go to system-out, and a failure names the
+/// failing step.
+pub fn scenarios(runs: &[crate::suite::PlatformRun]) -> String {
+    let mut report = Report::new("shipshape-test");
+    for run in runs {
+        let mut suite = TestSuite::new(run.platform.name());
+        suite.set_time(run.duration);
+        if let Some(err) = &run.error {
+            let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
+            s.set_message(err.clone());
+            suite.add_test_case(TestCase::new("platform-setup", s));
+        }
+        for r in &run.results {
+            let status = match &r.failure {
+                None => TestCaseStatus::success(),
+                Some(msg) => {
+                    let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                    s.set_message(msg.lines().next().unwrap_or_default().to_string());
+                    s.set_description(msg.clone());
+                    s
+                }
+            };
+            let mut case = TestCase::new(r.scenario.clone(), status);
+            case.set_classname(format!("{}.{}", run.platform.name(), r.control));
+            case.set_time(r.duration);
+            let mut out = String::new();
+            for st in &r.steps {
+                out.push_str(&format!(
+                    "== {} [{}] {:.2}s\n$ {}\n{}\n",
+                    st.name,
+                    if st.ok { "ok" } else { "FAILED" },
+                    st.duration.as_secs_f64(),
+                    st.command.trim_end(),
+                    st.output.trim_end()
+                ));
+                if let Some(m) = &st.message {
+                    out.push_str(&format!("!! {m}\n"));
+                }
+            }
+            case.set_system_out(out);
+            suite.add_test_case(case);
+        }
+        report.add_test_suite(suite);
+    }
+    report.to_string().expect("JUnit serializes")
+}

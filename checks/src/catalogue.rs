@@ -1,0 +1,151 @@
+//! The control catalogue: metadata per control, kept as data in
+//! `catalogue.json` (titles, rationale and remediation are prose, easier to
+//! review there than in Rust string literals).
+//!
+//! The public type holds `&'static str`, so the parsed strings are leaked
+//! once, on first use: the catalogue lives for the whole program anyway.
+
+use std::sync::OnceLock;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ControlMeta {
+    /// Stable kebab-case id.
+    pub id: &'static str,
+    /// CIS Docker Benchmark 1.6.0 item(s), e.g. `2.14` or `3.1, 3.2`.
+    pub cis: &'static str,
+    /// The seed's (Chinese) section title, verbatim; "" beyond the seed.
+    pub seed_section: &'static str,
+    pub title: &'static str,
+    pub severity: Severity,
+    pub rationale: &'static str,
+    pub remediation: &'static str,
+    /// Whether shipshape has a fix for it.
+    pub fixable: bool,
+    pub in_seed: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMeta {
+    id: String,
+    cis: String,
+    seed_section: String,
+    title: String,
+    severity: Severity,
+    rationale: String,
+    remediation: String,
+    fixable: bool,
+    in_seed: bool,
+}
+
+const DATA: &str = include_str!("catalogue.json");
+
+fn leak(s: String) -> &'static str {
+    Box::leak(s.into_boxed_str())
+}
+
+fn load() -> Vec<ControlMeta> {
+    let raw: Vec<RawMeta> = serde_json::from_str(DATA).expect("catalogue.json is valid (tested)");
+    raw.into_iter()
+        .map(|r| ControlMeta {
+            id: leak(r.id),
+            cis: leak(r.cis),
+            seed_section: leak(r.seed_section),
+            title: leak(r.title),
+            severity: r.severity,
+            rationale: leak(r.rationale),
+            remediation: leak(r.remediation),
+            fixable: r.fixable,
+            in_seed: r.in_seed,
+        })
+        .collect()
+}
+
+/// Every control, in report order (CIS order).
+pub fn catalogue() -> &'static [ControlMeta] {
+    static CATALOGUE: OnceLock<Vec<ControlMeta>> = OnceLock::new();
+    CATALOGUE.get_or_init(load)
+}
+
+pub fn find_control(id: &str) -> Option<&'static ControlMeta> {
+    catalogue().iter().find(|c| c.id == id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The 19 controls of the seed, with the ids the harness uses.
+    const SEED_IDS: &[(&str, &str)] = &[
+        ("docker-root-mount", "1.1.1"),
+        ("host-hardening", "1.2.1"),
+        ("docker-version", "1.2.2"),
+        ("docker-group", "1.1.2"),
+        ("insecure-registries", "2.5"),
+        ("no-aufs", "2.6"),
+        ("tls-auth", "2.7"),
+        ("default-ulimits", "2.8"),
+        ("userns-remap", "2.9"),
+        ("cgroup-parent", "2.10"),
+        ("dm-basesize", "2.11"),
+        ("authz-plugin", "2.12"),
+        ("log-config", "2.13"),
+        ("legacy-registry", "C.2"),
+        ("live-restore", "2.15"),
+        ("userland-proxy", "2.16"),
+        ("seccomp-profile", "2.17"),
+        ("no-experimental", "2.18"),
+        ("no-new-privileges", "2.14"),
+    ];
+
+    #[test]
+    fn seed_controls_have_their_ids_and_titles() {
+        for (id, cis) in SEED_IDS {
+            let c = find_control(id).unwrap_or_else(|| panic!("{id} missing"));
+            assert_eq!(c.cis, *cis, "{id}");
+            assert!(c.in_seed && !c.seed_section.is_empty(), "{id}");
+        }
+        assert_eq!(catalogue().iter().filter(|c| c.in_seed).count(), SEED_IDS.len());
+    }
+
+    #[test]
+    fn seed_titles_are_verbatim_from_the_seed() {
+        // Kept in sync with the seed file by hand; these are its headings.
+        assert_eq!(find_control("no-new-privileges").unwrap().seed_section, "限制容器获取新的权限");
+        assert_eq!(find_control("legacy-registry").unwrap().seed_section, "禁用旧仓库版本（v1）上的操作");
+    }
+
+    #[test]
+    fn ids_are_unique_kebab_case_and_complete() {
+        let c = catalogue();
+        for (i, a) in c.iter().enumerate() {
+            assert!(a.id.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-'), "{}", a.id);
+            assert!(!a.title.is_empty() && !a.rationale.is_empty() && !a.remediation.is_empty(), "{}", a.id);
+            assert!(c[i + 1..].iter().all(|b| b.id != a.id), "duplicate {}", a.id);
+            assert_eq!(a.in_seed, !a.seed_section.is_empty(), "{}", a.id);
+        }
+        for n in 3..=18 {
+            let cis = format!("1.1.{n}");
+            assert_eq!(c.iter().filter(|x| x.cis == cis).count(), 1, "CIS {cis}");
+        }
+        for id in ["icc", "log-level", "iptables"] {
+            assert!(find_control(id).is_some());
+        }
+    }
+
+    #[test]
+    fn severity_serializes_lowercase() {
+        assert_eq!(serde_json::to_string(&Severity::Critical).unwrap(), "\"critical\"");
+    }
+}

@@ -1,0 +1,261 @@
+//! Applies a change to a target safely: every edited file is backed up, new
+//! contents are written atomically (temp file + rename, so a full disk leaves
+//! the old file whole), dockerd is restarted and must answer again, and if it
+//! does not, every file is restored and the daemon restarted on the old
+//! configuration. All of this runs as one script in one exec.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use base64::Engine;
+
+use crate::shell::quote;
+use crate::target::Conn;
+use crate::transport::SshError;
+
+/// One file's new state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileEdit {
+    pub path: String,
+    /// `None` removes the file.
+    pub content: Option<String>,
+    pub mode: u32,
+}
+
+/// What a fix wants done on the target.
+#[derive(Debug, Clone, Default)]
+pub struct Change {
+    pub edits: Vec<FileEdit>,
+    /// Shell run after the files are written, before the restart (e.g. sysctl).
+    pub after_write: Option<String>,
+    pub restart_docker: bool,
+    /// Shown before acting, in dry runs too (e.g. userns-remap hides images).
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Nothing differed: no file was touched, nothing restarted.
+    AlreadyCompliant,
+    Applied { backup_dir: String },
+    /// dockerd did not come back; the old files are back and it runs again.
+    RolledBack { backup_dir: String, journal: String },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error(transparent)]
+    Transport(#[from] SshError),
+    #[error("the change failed on the target (exit {status}); nothing was left half-written: {output}")]
+    Failed { status: u32, output: String },
+    #[error("dockerd did not come back and the rollback failed too (exit {status}): {output}")]
+    RollbackFailed { status: u32, output: String },
+}
+
+/// Reads the current contents of `paths` in one exec. Missing files map to `None`.
+pub async fn read_files(
+    conn: &Conn<'_>,
+    paths: &[String],
+) -> Result<BTreeMap<String, Option<String>>, SshError> {
+    let mut script = String::new();
+    for p in paths {
+        script.push_str(&format!(
+            "if [ -f {q} ]; then printf '%s\\n' {q}; base64 -w0 < {q}; echo; else printf '%s\\n-\\n' {q}; fi\n",
+            q = quote(p)
+        ));
+    }
+    let out = conn.exec(&script, None, Duration::from_secs(30)).await?;
+    let mut result = BTreeMap::new();
+    let mut lines = out.stdout.lines();
+    while let (Some(path), Some(data)) = (lines.next(), lines.next()) {
+        let content = if data == "-" {
+            None
+        } else {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(data.trim())
+                .unwrap_or_default();
+            Some(String::from_utf8_lossy(&bytes).into_owned())
+        };
+        result.insert(path.to_string(), content);
+    }
+    Ok(result)
+}
+
+/// The edits that really change something, given the current contents.
+pub fn effective_edits(change: &Change, current: &BTreeMap<String, Option<String>>) -> Vec<FileEdit> {
+    change
+        .edits
+        .iter()
+        .filter(|e| current.get(&e.path).cloned().flatten() != e.content)
+        .cloned()
+        .collect()
+}
+
+/// A unified diff of every edit, for dry runs.
+pub fn diff(change: &Change, current: &BTreeMap<String, Option<String>>) -> String {
+    let mut out = String::new();
+    for e in effective_edits(change, current) {
+        let old = current.get(&e.path).cloned().flatten().unwrap_or_default();
+        let new = e.content.clone().unwrap_or_default();
+        let d = similar::TextDiff::from_lines(&old, &new);
+        out.push_str(
+            &d.unified_diff()
+                .context_radius(3)
+                .header(&format!("a{}", e.path), &format!("b{}", e.path))
+                .to_string(),
+        );
+    }
+    out
+}
+
+const HEALTHY: &str = r#"shipshape_healthy() {
+  i=0
+  while [ $i -lt 120 ]; do
+    if command -v curl >/dev/null 2>&1; then
+      curl -sf --max-time 2 --unix-socket /var/run/docker.sock http://d/_ping >/dev/null 2>&1 && return 0
+    else
+      docker version >/dev/null 2>&1 && return 0
+    fi
+    systemctl is-failed -q docker.service && [ $i -gt 6 ] && return 1
+    sleep 0.5; i=$((i+1))
+  done
+  return 1
+}
+"#;
+
+/// The script that applies `edits`, restarts and rolls back.
+fn script(change: &Change, edits: &[FileEdit], stamp: &str) -> String {
+    let bk = format!("/var/backups/shipshape/{stamp}");
+    let mut s = String::from("set -eu\numask 077\n");
+    s.push_str(HEALTHY);
+    s.push_str(&format!("bk={}\nmkdir -p \"$bk\"\n: > \"$bk/.created\"\n", quote(&bk)));
+    // Back up first, all of them, before anything changes.
+    for e in edits {
+        let p = quote(&e.path);
+        s.push_str(&format!(
+            "if [ -e {p} ]; then mkdir -p \"$bk$(dirname {p})\"; cp -a {p} \"$bk\"{p}; else echo {p} >> \"$bk/.created\"; fi\n"
+        ));
+    }
+    s.push_str("restore() {\n  while read -r f; do [ -n \"$f\" ] && rm -f \"$f\"; done < \"$bk/.created\"\n  (cd \"$bk\" && find . -type f ! -name .created | while read -r f; do cp -a \"$f\" \"/${f#./}\"; done)\n}\n");
+    s.push_str("trap 'rc=$?; [ $rc -ne 0 ] && restore; exit $rc' EXIT\n");
+    for e in edits {
+        let p = quote(&e.path);
+        match &e.content {
+            Some(c) => {
+                let b64 = base64::engine::general_purpose::STANDARD.encode(c.as_bytes());
+                s.push_str(&format!(
+                    "mkdir -p \"$(dirname {p})\"\nprintf '%s' '{b64}' | base64 -d > {p}.shipshape-new\nchmod {mode:o} {p}.shipshape-new\nmv -f {p}.shipshape-new {p}\n",
+                    mode = e.mode
+                ));
+            }
+            None => s.push_str(&format!("rm -f {p}\n")),
+        }
+    }
+    if let Some(after) = &change.after_write {
+        s.push_str(after);
+        s.push('\n');
+    }
+    s.push_str("trap - EXIT\n");
+    if change.restart_docker {
+        s.push_str(
+            "systemctl daemon-reload\n\
+             systemctl reset-failed docker.service docker.socket >/dev/null 2>&1 || true\n\
+             if systemctl restart docker.service && shipshape_healthy; then\n  echo \"APPLIED $bk\"\n  exit 0\nfi\n\
+             journal=$(journalctl -u docker.service -n 15 --no-pager 2>&1 | tail -n 15 | base64 -w0)\n\
+             restore\n\
+             systemctl daemon-reload\n\
+             systemctl reset-failed docker.service docker.socket >/dev/null 2>&1 || true\n\
+             if systemctl restart docker.service && shipshape_healthy; then\n  echo \"ROLLEDBACK $bk $journal\"\n  exit 0\nfi\n\
+             echo \"ROLLBACKFAILED $bk\"\nexit 4\n",
+        );
+    } else {
+        s.push_str("echo \"APPLIED $bk\"\n");
+    }
+    s
+}
+
+/// Applies `change` unless the target already matches it.
+pub async fn apply(
+    conn: &Conn<'_>,
+    change: &Change,
+    current: &BTreeMap<String, Option<String>>,
+) -> Result<Outcome, ApplyError> {
+    let edits = effective_edits(change, current);
+    if edits.is_empty() && change.after_write.is_none() {
+        return Ok(Outcome::AlreadyCompliant);
+    }
+    let stamp = format!(
+        "{}-{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0),
+        std::process::id()
+    );
+    let out = conn
+        .exec(&script(change, &edits, &stamp), None, Duration::from_secs(240))
+        .await?;
+    let last = out.stdout.lines().last().unwrap_or_default().to_string();
+    let mut words = last.split_whitespace();
+    match (words.next(), out.status) {
+        (Some("APPLIED"), 0) => Ok(Outcome::Applied {
+            backup_dir: words.next().unwrap_or_default().to_string(),
+        }),
+        (Some("ROLLEDBACK"), 0) => {
+            let bk = words.next().unwrap_or_default().to_string();
+            let journal = base64::engine::general_purpose::STANDARD
+                .decode(words.next().unwrap_or_default())
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_default();
+            Ok(Outcome::RolledBack { backup_dir: bk, journal })
+        }
+        (Some("ROLLBACKFAILED"), status) => Err(ApplyError::RollbackFailed {
+            status,
+            output: format!("{}{}", out.stdout, out.stderr),
+        }),
+        (_, status) => Err(ApplyError::Failed {
+            status,
+            output: format!("{}{}", out.stdout, out.stderr).trim().to_string(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unchanged_files_are_not_edits() {
+        let change = Change {
+            edits: vec![
+                FileEdit { path: "/a".into(), content: Some("x\n".into()), mode: 0o644 },
+                FileEdit { path: "/b".into(), content: Some("y\n".into()), mode: 0o644 },
+                FileEdit { path: "/c".into(), content: None, mode: 0 },
+            ],
+            ..Default::default()
+        };
+        let mut cur = BTreeMap::new();
+        cur.insert("/a".to_string(), Some("x\n".to_string()));
+        cur.insert("/b".to_string(), Some("old\n".to_string()));
+        cur.insert("/c".to_string(), None);
+        let e = effective_edits(&change, &cur);
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].path, "/b");
+        let d = diff(&change, &cur);
+        assert!(d.contains("-old") && d.contains("+y") && d.contains("a/b"), "{d}");
+    }
+
+    #[test]
+    fn script_backs_up_before_writing() {
+        let change = Change {
+            edits: vec![FileEdit { path: "/etc/docker/daemon.json".into(), content: Some("{}".into()), mode: 0o644 }],
+            restart_docker: true,
+            ..Default::default()
+        };
+        let s = script(&change, &change.edits, "1");
+        let backup = s.find("cp -a /etc/docker/daemon.json").unwrap();
+        let write = s.find("base64 -d > /etc/docker/daemon.json.shipshape-new").unwrap();
+        assert!(backup < write);
+        assert!(s.contains("ROLLEDBACK"));
+    }
+}

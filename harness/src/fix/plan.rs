@@ -1,0 +1,320 @@
+//! From a control id, the facts and the policy to a [`Change`]: the fix's
+//! handlebars template (strict, no HTML escaping) renders a small JSON spec
+//! (a `daemon.json` merge patch, extra files, a command); this module turns
+//! it into concrete file edits. Every option ends up in exactly one place: a
+//! key written to `daemon.json` is taken off dockerd's command line, since
+//! dockerd refuses to start when both carry it.
+
+use std::collections::BTreeMap;
+
+use handlebars::Handlebars;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use shipshape_checks::{Facts, Policy};
+
+use super::apply::{Change, FileEdit};
+
+/// Where the command-line override goes when a flag has to leave dockerd's
+/// command line. `zz-` sorts it after every other drop-in.
+pub const EXEC_DROPIN: &str = "/etc/systemd/system/docker.service.d/zz-shipshape-exec.conf";
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("control `{0}` has no automatic fix; see its remediation text")]
+    NoFix(String),
+    #[error("fix template for `{control}`: {reason}")]
+    Template { control: String, reason: String },
+    #[error("{path} is not a valid JSON object ({reason}); shipshape will not overwrite it: repair it by hand first")]
+    BrokenDaemonJson { path: String, reason: String },
+}
+
+/// The fix templates, one per fixable control.
+const TEMPLATES: &[(&str, &str)] = &[
+    ("live-restore", include_str!("templates/live-restore.json.hbs")),
+    ("userland-proxy", include_str!("templates/userland-proxy.json.hbs")),
+    ("no-new-privileges", include_str!("templates/no-new-privileges.json.hbs")),
+    ("default-ulimits", include_str!("templates/default-ulimits.json.hbs")),
+    ("log-config", include_str!("templates/log-config.json.hbs")),
+    ("no-experimental", include_str!("templates/no-experimental.json.hbs")),
+    ("insecure-registries", include_str!("templates/insecure-registries.json.hbs")),
+    ("cgroup-parent", include_str!("templates/cgroup-parent.json.hbs")),
+    ("seccomp-profile", include_str!("templates/seccomp-profile.json.hbs")),
+    ("icc", include_str!("templates/icc.json.hbs")),
+    ("log-level", include_str!("templates/log-level.json.hbs")),
+    ("iptables", include_str!("templates/iptables.json.hbs")),
+    ("userns-remap", include_str!("templates/userns-remap.json.hbs")),
+    ("docker-group", include_str!("templates/docker-group.json.hbs")),
+];
+
+pub fn has_fix(control: &str) -> bool {
+    TEMPLATES.iter().any(|(id, _)| *id == control)
+}
+
+/// What a template renders to.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Spec {
+    /// Merge patch for daemon.json: `null` removes a key.
+    #[serde(default)]
+    daemon_json: Option<Map<String, Value>>,
+    #[serde(default)]
+    files: Vec<SpecFile>,
+    #[serde(default)]
+    after_write: Option<String>,
+    #[serde(default)]
+    restart: Option<bool>,
+    #[serde(default)]
+    notes: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SpecFile {
+    path: String,
+    mode: u32,
+    content: String,
+}
+
+/// The daemon.json key → the dockerd flag that sets the same option.
+pub fn flag_for_key(key: &str) -> String {
+    match key {
+        "insecure-registries" => "insecure-registry",
+        "default-ulimits" => "default-ulimit",
+        "log-opts" => "log-opt",
+        "storage-opts" => "storage-opt",
+        "authorization-plugins" => "authorization-plugin",
+        "hosts" => "host",
+        "registry-mirrors" => "registry-mirror",
+        "labels" => "label",
+        "exec-opts" => "exec-opt",
+        other => other,
+    }
+    .to_string()
+}
+
+fn template_context(facts: &Facts, policy: &Policy) -> Value {
+    let allowed = &policy.docker_group_allowed;
+    let group_remove: Vec<String> = facts
+        .group("docker")
+        .and_then(|g| g.group.as_ref())
+        .map(|g| {
+            g.members
+                .iter()
+                .filter(|m| !allowed.contains(m))
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
+    let docker_root = facts
+        .api
+        .info
+        .as_ref()
+        .and_then(|i| i.get("DockerRootDir"))
+        .and_then(Value::as_str)
+        .unwrap_or("/var/lib/docker")
+        .to_string();
+    json!({
+        "policy": {
+            "nofile_soft": policy.ulimit_nofile.soft,
+            "nofile_hard": policy.ulimit_nofile.hard,
+            "nproc_soft": policy.ulimit_nproc.soft,
+            "nproc_hard": policy.ulimit_nproc.hard,
+            "log_driver": policy.log_driver,
+            "log_max_size": policy.log_max_size.to_string(),
+            "log_max_file": policy.log_max_file,
+            "cgroup_parent": policy.cgroup_parent,
+            "max_user_namespaces": 15000,
+        },
+        "facts": {
+            "group_remove": group_remove,
+            "docker_root": docker_root,
+        }
+    })
+}
+
+fn render(control: &str, facts: &Facts, policy: &Policy) -> Result<Spec, PlanError> {
+    let tpl = TEMPLATES
+        .iter()
+        .find(|(id, _)| *id == control)
+        .map(|(_, t)| *t)
+        .ok_or_else(|| PlanError::NoFix(control.to_string()))?;
+    let mut hb = Handlebars::new();
+    hb.register_escape_fn(handlebars::no_escape);
+    hb.set_strict_mode(true);
+    let err = |reason: String| PlanError::Template {
+        control: control.to_string(),
+        reason,
+    };
+    let text = hb
+        .render_template(tpl, &template_context(facts, policy))
+        .map_err(|e| err(e.to_string()))?;
+    serde_json::from_str(&text).map_err(|e| err(format!("{e} in:\n{text}")))
+}
+
+/// dockerd's running argv without `flags` (both `--f=v` and `--f v` forms).
+fn argv_without(argv: &[String], flags: &[String]) -> (Vec<String>, Vec<String>) {
+    let parsed = shipshape_checks::flags::parse_args(argv.get(1..).unwrap_or_default());
+    let _ = parsed;
+    let mut kept = Vec::new();
+    let mut removed = Vec::new();
+    let mut i = 0;
+    while i < argv.len() {
+        let a = &argv[i];
+        let name = a
+            .strip_prefix("--")
+            .map(|r| r.split('=').next().unwrap_or(r).to_string());
+        match name {
+            Some(n) if i > 0 && flags.contains(&n) => {
+                let spec = shipshape_checks::flags::spec_long(&n);
+                let takes_value = spec
+                    .map(|s| s.kind == shipshape_checks::flags::FlagKind::Value)
+                    .unwrap_or(false);
+                removed.push(a.clone());
+                if takes_value && !a.contains('=') && i + 1 < argv.len() {
+                    removed.push(argv[i + 1].clone());
+                    i += 1;
+                }
+            }
+            _ => kept.push(a.clone()),
+        }
+        i += 1;
+    }
+    (kept, removed)
+}
+
+/// Quotes one ExecStart word for systemd.
+fn systemd_word(w: &str) -> String {
+    if w.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,@+%".contains(c)) && !w.is_empty() {
+        w.to_string()
+    } else {
+        format!("\"{}\"", w.replace('\\', "\\\\").replace('"', "\\\""))
+    }
+}
+
+/// Plans `control`'s fix. `current` holds the present contents of
+/// daemon.json and the exec drop-in (see [`paths_to_read`]).
+pub fn plan(
+    control: &str,
+    facts: &Facts,
+    policy: &Policy,
+    current: &BTreeMap<String, Option<String>>,
+) -> Result<Change, PlanError> {
+    let spec = render(control, facts, policy)?;
+    let mut change = Change {
+        notes: spec.notes,
+        restart_docker: spec.restart.unwrap_or(true),
+        after_write: spec.after_write.filter(|s| !s.trim().is_empty()),
+        ..Default::default()
+    };
+    for f in spec.files {
+        change.edits.push(FileEdit {
+            path: f.path,
+            content: Some(f.content),
+            mode: f.mode,
+        });
+    }
+    if let Some(patch) = spec.daemon_json {
+        let path = facts.daemon_json_path.clone();
+        let text = current.get(&path).cloned().flatten();
+        let mut map = match text.as_deref().map(str::trim) {
+            None | Some("") => Map::new(),
+            Some(t) => match serde_json::from_str::<Value>(t) {
+                Ok(Value::Object(m)) => m,
+                Ok(_) => {
+                    return Err(PlanError::BrokenDaemonJson {
+                        path,
+                        reason: "not an object".into(),
+                    })
+                }
+                Err(e) => {
+                    return Err(PlanError::BrokenDaemonJson {
+                        path,
+                        reason: e.to_string(),
+                    })
+                }
+            },
+        };
+        let before = map.clone();
+        for (k, v) in &patch {
+            if v.is_null() {
+                map.remove(k);
+            } else {
+                map.insert(k.clone(), v.clone());
+            }
+        }
+        if map != before {
+            let mut out = serde_json::to_string_pretty(&Value::Object(map)).expect("JSON");
+            out.push('\n');
+            change.edits.push(FileEdit {
+                path,
+                content: Some(out),
+                mode: 0o644,
+            });
+        }
+        // Take these options off the command line.
+        let flags: Vec<String> = patch.keys().map(|k| flag_for_key(k)).collect();
+        let (kept, removed) = argv_without(&facts.dockerd.argv, &flags);
+        if !removed.is_empty() {
+            let exec = kept.iter().map(|w| systemd_word(w)).collect::<Vec<_>>().join(" ");
+            change.notes.push(format!(
+                "taking {} off dockerd's command line ({EXEC_DROPIN}): the option now lives in daemon.json only",
+                removed.join(" ")
+            ));
+            change.edits.push(FileEdit {
+                path: EXEC_DROPIN.into(),
+                content: Some(format!(
+                    "# Written by shipshape: dockerd's command line without options that daemon.json sets.\n[Service]\nExecStart=\nExecStart={exec}\n"
+                )),
+                mode: 0o644,
+            });
+        }
+    }
+    // Validate the new daemon.json with dockerd itself where it can (23+).
+    let major = facts
+        .api
+        .version
+        .as_ref()
+        .and_then(|v| v.get("Version"))
+        .and_then(Value::as_str)
+        .and_then(|v| v.split('.').next())
+        .and_then(|m| m.parse::<u32>().ok())
+        .unwrap_or(0);
+    if major >= 23 && change.edits.iter().any(|e| e.path == facts.daemon_json_path) {
+        let validate = format!(
+            "dockerd --validate --config-file {} >/dev/null",
+            crate::shell::quote(&facts.daemon_json_path)
+        );
+        change.after_write = Some(match change.after_write.take() {
+            Some(a) => format!("{a}\n{validate}"),
+            None => validate,
+        });
+    }
+    Ok(change)
+}
+
+/// The files a plan reads before deciding.
+pub fn paths_to_read(facts: &Facts) -> Vec<String> {
+    vec![facts.daemon_json_path.clone(), EXEC_DROPIN.to_string()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_template_renders_with_default_policy() {
+        let facts: Facts = serde_json::from_value(json!({})).unwrap_or_default();
+        for (id, _) in TEMPLATES {
+            render(id, &facts, &Policy::default()).unwrap_or_else(|e| panic!("{id}: {e}"));
+        }
+    }
+
+    #[test]
+    fn flags_come_off_the_command_line() {
+        let argv: Vec<String> = ["/usr/sbin/dockerd", "-H", "fd://", "--live-restore=false", "--insecure-registry", "r:5000", "--containerd=/run/containerd/containerd.sock"]
+            .iter().map(|s| s.to_string()).collect();
+        let (kept, removed) = argv_without(&argv, &["live-restore".into(), "insecure-registry".into()]);
+        assert_eq!(kept, ["/usr/sbin/dockerd", "-H", "fd://", "--containerd=/run/containerd/containerd.sock"]);
+        assert_eq!(removed, ["--live-restore=false", "--insecure-registry", "r:5000"]);
+    }
+}

@@ -1,0 +1,175 @@
+//! The scenario file format. Unknown fields are errors, and every error
+//! points at file:line:column.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::platform::Platform;
+
+/// The verdict an audit step expects for the scenario's control.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Expect {
+    Pass,
+    Fail,
+    NotApplicable,
+    Manual,
+}
+
+/// What must happen after the fix before the effect can be seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AfterFix {
+    /// The fix restarts dockerd itself.
+    #[default]
+    None,
+    /// A real reboot (new boot id).
+    Reboot,
+}
+
+/// A command on the guest and what it must print.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    #[serde(default)]
+    pub name: Option<String>,
+    pub run: String,
+    /// Expected exit status (default 0).
+    #[serde(default)]
+    pub status: Option<u32>,
+    /// A regular expression stdout must match.
+    #[serde(default)]
+    pub stdout: Option<String>,
+    /// A regular expression stdout must not match.
+    #[serde(default)]
+    pub stdout_not: Option<String>,
+    /// Seconds (default 120).
+    #[serde(default)]
+    pub timeout: Option<u64>,
+}
+
+impl Step {
+    pub fn label(&self) -> String {
+        self.name.clone().unwrap_or_else(|| {
+            let first = self.run.lines().next().unwrap_or_default();
+            first.chars().take(60).collect()
+        })
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// The control this scenario proves.
+    pub control: String,
+    #[serde(default)]
+    pub description: String,
+    /// Platforms it runs on (default: all).
+    #[serde(default)]
+    pub platforms: Vec<Platform>,
+    /// Brings the host into a non-compliant state.
+    #[serde(default)]
+    pub prepare: Vec<Step>,
+    #[serde(default = "Scenario::default_before")]
+    pub expect_before: Expect,
+    /// Run the control's fix (default true).
+    #[serde(default = "Scenario::yes")]
+    pub fix: bool,
+    #[serde(default)]
+    pub after_fix: AfterFix,
+    #[serde(default = "Scenario::default_after")]
+    pub expect_after: Expect,
+    /// The effect, seen for real.
+    #[serde(default)]
+    pub verify: Vec<Step>,
+    /// Fix again and expect "already compliant" with no file changed.
+    #[serde(default = "Scenario::yes")]
+    pub idempotent: bool,
+
+    #[serde(skip)]
+    pub name: String,
+    #[serde(skip)]
+    pub path: PathBuf,
+}
+
+impl Scenario {
+    fn default_before() -> Expect {
+        Expect::Fail
+    }
+    fn default_after() -> Expect {
+        Expect::Pass
+    }
+    fn yes() -> bool {
+        true
+    }
+
+    pub fn runs_on(&self, p: Platform) -> bool {
+        self.platforms.is_empty() || self.platforms.contains(&p)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Parse(String),
+    #[error("{path}: unknown control `{control}` (see `shipshape controls`)")]
+    UnknownControl { path: String, control: String },
+    #[error("{path}: bad regular expression in step `{step}`: {reason}")]
+    BadRegex {
+        path: String,
+        step: String,
+        reason: String,
+    },
+}
+
+pub fn load_file(path: &Path) -> Result<Scenario, ScenarioError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let mut s: Scenario = serde_saphyr::from_str(&text)
+        .map_err(|e| ScenarioError::Parse(crate::policy::yaml_error(path, &e)))?;
+    if shipshape_checks::find_control(&s.control).is_none() {
+        return Err(ScenarioError::UnknownControl {
+            path: path.display().to_string(),
+            control: s.control.clone(),
+        });
+    }
+    for step in s.prepare.iter().chain(&s.verify) {
+        for re in step.stdout.iter().chain(&step.stdout_not) {
+            regex::Regex::new(re).map_err(|e| ScenarioError::BadRegex {
+                path: path.display().to_string(),
+                step: step.label(),
+                reason: e.to_string(),
+            })?;
+        }
+    }
+    s.name = path
+        .file_stem()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    s.path = path.to_path_buf();
+    Ok(s)
+}
+
+/// Every `*.yaml` in `dir`, sorted by name.
+pub fn load_dir(dir: &Path) -> Result<Vec<Scenario>, ScenarioError> {
+    let entries = std::fs::read_dir(dir).map_err(|source| ScenarioError::Read {
+        path: dir.display().to_string(),
+        source,
+    })?;
+    let mut paths: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+        .collect();
+    paths.sort();
+    paths.iter().map(|p| load_file(p)).collect()
+}

@@ -1,0 +1,199 @@
+//! Runs one scenario on a VM that is already at its clean snapshot:
+//! prepare → audit expects fail → fix → reboot if needed → audit expects
+//! pass → verify → fix again expects "already compliant".
+
+use std::time::{Duration, Instant};
+
+use shipshape_checks::{Policy, Verdict};
+
+use super::model::{AfterFix, Expect, Scenario, Step};
+use crate::audit;
+use crate::driver::QemuVm;
+use crate::fix;
+use crate::target::Conn;
+
+#[derive(Debug, Clone)]
+pub struct StepResult {
+    pub name: String,
+    pub command: String,
+    pub output: String,
+    pub duration: Duration,
+    pub ok: bool,
+    /// Why it failed.
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ScenarioResult {
+    pub scenario: String,
+    pub control: String,
+    pub steps: Vec<StepResult>,
+    pub duration: Duration,
+    /// `None`: every step held.
+    pub failure: Option<String>,
+}
+
+impl ScenarioResult {
+    pub fn passed(&self) -> bool {
+        self.failure.is_none()
+    }
+}
+
+fn expect_matches(e: Expect, v: &Verdict) -> bool {
+    matches!(
+        (e, v),
+        (Expect::Pass, Verdict::Pass)
+            | (Expect::Fail, Verdict::Fail)
+            | (Expect::NotApplicable, Verdict::NotApplicable { .. })
+            | (Expect::Manual, Verdict::Manual { .. })
+    )
+}
+
+struct Recorder {
+    steps: Vec<StepResult>,
+}
+
+impl Recorder {
+    fn push(&mut self, name: String, command: String, output: String, started: Instant, result: Result<(), String>) -> Result<(), String> {
+        let ok = result.is_ok();
+        self.steps.push(StepResult {
+            name: name.clone(),
+            command,
+            output,
+            duration: started.elapsed(),
+            ok,
+            message: result.as_ref().err().cloned(),
+        });
+        result.map_err(|m| format!("step `{name}` failed: {m}"))
+    }
+}
+
+async fn run_command(vm: &mut QemuVm, step: &Step, rec: &mut Recorder, phase: &str) -> Result<(), String> {
+    let started = Instant::now();
+    let name = format!("{phase}: {}", step.label());
+    let limit = Duration::from_secs(step.timeout.unwrap_or(120));
+    let session = vm.ssh().await.map_err(|e| e.to_string())?;
+    let result = session.exec_timeout(&step.run, limit).await;
+    let (output, verdict) = match result {
+        Ok(out) => {
+            let text = format!("exit {}\n--- stdout\n{}--- stderr\n{}", out.status, out.stdout, out.stderr);
+            let want = step.status.unwrap_or(0);
+            let mut v = Ok(());
+            if out.status != want {
+                v = Err(format!("exit status {} (expected {want}); stderr: {}", out.status, out.stderr.trim()));
+            } else if let Some(re) = &step.stdout {
+                let re = regex::Regex::new(re).expect("validated at load");
+                if !re.is_match(&out.stdout) {
+                    v = Err(format!("stdout does not match /{re}/: {:?}", out.stdout.trim()));
+                }
+            }
+            if v.is_ok() {
+                if let Some(re) = &step.stdout_not {
+                    let re = regex::Regex::new(re).expect("validated at load");
+                    if re.is_match(&out.stdout) {
+                        v = Err(format!("stdout matches /{re}/ but must not: {:?}", out.stdout.trim()));
+                    }
+                }
+            }
+            (text, v)
+        }
+        Err(e) => (String::new(), Err(e.to_string())),
+    };
+    rec.push(name, step.run.clone(), output, started, verdict)
+}
+
+async fn audit_step(vm: &mut QemuVm, sc: &Scenario, policy: &Policy, expect: Expect, rec: &mut Recorder, phase: &str) -> Result<audit::AuditRun, String> {
+    let started = Instant::now();
+    let session = vm.ssh().await.map_err(|e| e.to_string())?;
+    let run = audit::run(&Conn::Ssh(session), policy).await;
+    let name = format!("{phase}: audit expects {expect:?}").to_lowercase();
+    match run {
+        Ok(run) => {
+            let finding = run.findings.iter().find(|f| f.id == sc.control);
+            let (output, verdict) = match finding {
+                Some(f) => {
+                    let text = format!("{}: {:?}\n{}", f.id, f.verdict, f.evidence.join("\n"));
+                    let v = if expect_matches(expect, &f.verdict) {
+                        Ok(())
+                    } else {
+                        Err(format!("verdict {:?}, expected {expect:?}; evidence: {}", f.verdict, f.evidence.join(" | ")))
+                    };
+                    (text, v)
+                }
+                None => (String::new(), Err(format!("the audit has no control `{}`", sc.control))),
+            };
+            rec.push(name, "audit (probe over one exec)".into(), output, started, verdict)?;
+            Ok(run)
+        }
+        Err(e) => {
+            let msg = e.to_string();
+            rec.push(name, "audit".into(), String::new(), started, Err(msg.clone()))?;
+            Err(msg)
+        }
+    }
+}
+
+async fn fix_step(vm: &mut QemuVm, sc: &Scenario, policy: &Policy, facts: &shipshape_checks::Facts, rec: &mut Recorder, phase: &str, expect_noop: bool) -> Result<(), String> {
+    let started = Instant::now();
+    let name = format!("{phase}: fix {}", sc.control);
+    let session = vm.ssh().await.map_err(|e| e.to_string())?;
+    let conn = Conn::Ssh(session);
+    let outcome = fix::run_fix(&conn, &sc.control, facts, policy).await;
+    let (output, verdict) = match outcome {
+        Ok(report) => {
+            let v = match (&report.outcome, expect_noop) {
+                (fix::Outcome::AlreadyCompliant, true) => Ok(()),
+                (o, true) => Err(format!("the second fix changed something: {o:?}\n{}", report.diff)),
+                (fix::Outcome::Applied { .. }, false) => Ok(()),
+                (fix::Outcome::AlreadyCompliant, false) => Err("the fix found nothing to change on a failing host".into()),
+                (fix::Outcome::RolledBack { journal, .. }, false) => Err(format!("dockerd did not come back; rolled back. journal:\n{journal}")),
+            };
+            (report.render(), v)
+        }
+        Err(e) => (String::new(), Err(e.to_string())),
+    };
+    rec.push(name, format!("shipshape fix --control {}", sc.control), output, started, verdict)
+}
+
+/// Runs `sc` on `vm`. The caller resets the VM first.
+pub async fn run_scenario(vm: &mut QemuVm, sc: &Scenario, policy: &Policy) -> ScenarioResult {
+    let started = Instant::now();
+    let mut rec = Recorder { steps: Vec::new() };
+    let failure = run_inner(vm, sc, policy, &mut rec).await.err();
+    ScenarioResult {
+        scenario: sc.name.clone(),
+        control: sc.control.clone(),
+        steps: rec.steps,
+        duration: started.elapsed(),
+        failure,
+    }
+}
+
+async fn run_inner(vm: &mut QemuVm, sc: &Scenario, policy: &Policy, rec: &mut Recorder) -> Result<(), String> {
+    for step in &sc.prepare {
+        run_command(vm, step, rec, "prepare").await?;
+    }
+    let before = audit_step(vm, sc, policy, sc.expect_before, rec, "before").await?;
+    if sc.fix {
+        fix_step(vm, sc, policy, &before.facts, rec, "fix", false).await?;
+        if sc.after_fix == AfterFix::Reboot {
+            let started = Instant::now();
+            let r = vm.reboot(Duration::from_secs(300)).await.map(|_| ()).map_err(|e| e.to_string());
+            rec.push("reboot".into(), "systemctl reboot; wait for a new boot_id".into(), String::new(), started, r)?;
+        }
+    }
+    let after = audit_step(vm, sc, policy, sc.expect_after, rec, "after").await?;
+    for step in &sc.verify {
+        run_command(vm, step, rec, "verify").await?;
+    }
+    if sc.fix && sc.idempotent {
+        // Facts from after the verify steps: they may have started containers,
+        // which must not make the fix think anything changed.
+        let again = audit::run(&Conn::Ssh(vm.ssh().await.map_err(|e| e.to_string())?), policy)
+            .await
+            .map(|r| r.facts)
+            .unwrap_or(after.facts);
+        fix_step(vm, sc, policy, &again, rec, "idempotence", true).await?;
+    }
+    Ok(())
+}
