@@ -92,7 +92,10 @@ fn main() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
     let scenarios = scenario::load_dir(&dir).unwrap_or_else(|e| panic!("{e}"));
     let fx = Arc::new(Fixture {
-        rt: tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap(),
+        rt: tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap(),
         home: Home::from_env(),
         vms: Mutex::new(HashMap::new()),
         junit_runs: Mutex::new(Vec::new()),
@@ -103,7 +106,9 @@ fn main() {
             let fx = fx.clone();
             let sc = sc.clone();
             let p = *p;
-            trials.push(Trial::test(format!("{}::{}", p, sc.name), move || fx.run(p, &sc)));
+            trials.push(Trial::test(format!("{}::{}", p, sc.name), move || {
+                fx.run(p, &sc)
+            }));
         }
     }
     let conclusion = libtest_mimic::run(&args, trials);

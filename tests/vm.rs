@@ -74,10 +74,16 @@ fn check(cond: bool, msg: impl Into<String>) -> Result<(), Failed> {
 fn qemu_processes_under(home: &std::path::Path) -> Vec<String> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else { continue };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
         let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
         if cmdline.starts_with("qemu-system") && cmdline.contains(&*home.to_string_lossy()) {
-            found.push(format!("{}: {}", entry.file_name().to_string_lossy(), &cmdline[..cmdline.len().min(120)]));
+            found.push(format!(
+                "{}: {}",
+                entry.file_name().to_string_lossy(),
+                &cmdline[..cmdline.len().min(120)]
+            ));
         }
     }
     found
@@ -92,7 +98,10 @@ fn main() {
         .parse()
         .expect("SHIPSHAPE_TEST_PLATFORM");
     let fx = Arc::new(Fixture {
-        rt: tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap(),
+        rt: tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap(),
         home: Home::from_env(),
         platform,
         image: Mutex::new(None),
@@ -107,21 +116,31 @@ fn main() {
     }
 
     let trials = vec![
-        trial!("ssh_exec_returns_stdout_stderr_and_exit_status", |fx: &Fixture| {
-            fx.with_vm(|vm| Box::pin(async move {
-                let s = vm.ssh().await?;
-                let out = s.exec("echo out; echo err >&2; exit 7").await?;
-                check(out.stdout == "out\n", format!("stdout {:?}", out.stdout))?;
-                check(out.stderr == "err\n", format!("stderr {:?}", out.stderr))?;
-                check(out.status == 7, format!("status {}", out.status))?;
-                let out = s.exec("test -b /dev/sda && echo root-disk").await?;
-                check(out.success() && out.stdout.trim() == "root-disk", "no /dev/sda")?;
-                let out = s.exec("false").await?;
-                check(out.status == 1, format!("`false` gave {}", out.status))
-            }))
-        }),
-        trial!("ssh_timed_out_command_is_gone_on_the_guest", |fx: &Fixture| {
-            fx.with_vm(|vm| Box::pin(async move {
+        trial!(
+            "ssh_exec_returns_stdout_stderr_and_exit_status",
+            |fx: &Fixture| {
+                fx.with_vm(|vm| {
+                    Box::pin(async move {
+                        let s = vm.ssh().await?;
+                        let out = s.exec("echo out; echo err >&2; exit 7").await?;
+                        check(out.stdout == "out\n", format!("stdout {:?}", out.stdout))?;
+                        check(out.stderr == "err\n", format!("stderr {:?}", out.stderr))?;
+                        check(out.status == 7, format!("status {}", out.status))?;
+                        let out = s.exec("test -b /dev/sda && echo root-disk").await?;
+                        check(
+                            out.success() && out.stdout.trim() == "root-disk",
+                            "no /dev/sda",
+                        )?;
+                        let out = s.exec("false").await?;
+                        check(out.status == 1, format!("`false` gave {}", out.status))
+                    })
+                })
+            }
+        ),
+        trial!(
+            "ssh_timed_out_command_is_gone_on_the_guest",
+            |fx: &Fixture| {
+                fx.with_vm(|vm| Box::pin(async move {
                 let s = vm.ssh().await?;
                 let started = Instant::now();
                 let r = s
@@ -137,80 +156,136 @@ fn main() {
                     .await?;
                 check(out.stdout.trim() == "gone", format!("the command still runs on the guest: {:?}", out.stdout))
             }))
-        }),
+            }
+        ),
         trial!("ssh_upload_round_trip", |fx: &Fixture| {
-            fx.with_vm(|vm| Box::pin(async move {
-                let s = vm.ssh().await?;
-                let data: Vec<u8> = (0..300_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
-                s.upload(&data, "/root/blob.bin", 0o640).await?;
-                let back = s.download("/root/blob.bin").await?;
-                check(back == data, format!("downloaded {} bytes differ from the {} uploaded", back.len(), data.len()))?;
-                let out = s.exec("stat -c %a /root/blob.bin; sha256sum /root/blob.bin | cut -c1-64").await?;
-                use sha2::Digest;
-                let want = hex::encode(sha2::Sha256::digest(&data));
-                check(out.stdout == format!("640\n{want}\n"), format!("mode/hash on guest: {:?}", out.stdout))
-            }))
+            fx.with_vm(|vm| {
+                Box::pin(async move {
+                    let s = vm.ssh().await?;
+                    let data: Vec<u8> = (0..300_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
+                    s.upload(&data, "/root/blob.bin", 0o640).await?;
+                    let back = s.download("/root/blob.bin").await?;
+                    check(
+                        back == data,
+                        format!(
+                            "downloaded {} bytes differ from the {} uploaded",
+                            back.len(),
+                            data.len()
+                        ),
+                    )?;
+                    let out = s
+                        .exec("stat -c %a /root/blob.bin; sha256sum /root/blob.bin | cut -c1-64")
+                        .await?;
+                    use sha2::Digest;
+                    let want = hex::encode(sha2::Sha256::digest(&data));
+                    check(
+                        out.stdout == format!("640\n{want}\n"),
+                        format!("mode/hash on guest: {:?}", out.stdout),
+                    )
+                })
+            })
         }),
         trial!("ssh_wrong_host_key_is_refused", |fx: &Fixture| {
-            fx.with_vm(|vm| Box::pin(async move {
-                let dir = tempfile::tempdir()?;
-                let key = dir.path().join("other");
-                let st = std::process::Command::new("ssh-keygen")
-                    .args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(&key).status()?;
-                check(st.success(), "ssh-keygen failed")?;
-                let other = shipshape_harness::transport::ssh::parse_public_key(
-                    &std::fs::read_to_string(key.with_extension("pub"))?)?;
-                let mut target: SshTarget = vm.ssh_target().clone();
-                target.host_key = Some(other);
-                let r = SshSession::connect(&target, Duration::from_secs(15)).await;
-                match r {
-                    Err(e @ SshError::HostKeyMismatch { .. }) => {
-                        let msg = e.to_string();
-                        check(msg.contains("host key mismatch") && msg.contains("SHA256:"), msg)
+            fx.with_vm(|vm| {
+                Box::pin(async move {
+                    let dir = tempfile::tempdir()?;
+                    let key = dir.path().join("other");
+                    let st = std::process::Command::new("ssh-keygen")
+                        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+                        .arg(&key)
+                        .status()?;
+                    check(st.success(), "ssh-keygen failed")?;
+                    let other = shipshape_harness::transport::ssh::parse_public_key(
+                        &std::fs::read_to_string(key.with_extension("pub"))?,
+                    )?;
+                    let mut target: SshTarget = vm.ssh_target().clone();
+                    target.host_key = Some(other);
+                    let r = SshSession::connect(&target, Duration::from_secs(15)).await;
+                    match r {
+                        Err(e @ SshError::HostKeyMismatch { .. }) => {
+                            let msg = e.to_string();
+                            check(
+                                msg.contains("host key mismatch") && msg.contains("SHA256:"),
+                                msg,
+                            )
+                        }
+                        Err(e) => Err(format!("expected a host key mismatch, got: {e}").into()),
+                        Ok(_) => Err("connected despite a wrong pinned host key".into()),
                     }
-                    Err(e) => Err(format!("expected a host key mismatch, got: {e}").into()),
-                    Ok(_) => Err("connected despite a wrong pinned host key".into()),
-                }
-            }))
+                })
+            })
         }),
-        trial!("reboot_gives_a_new_boot_id_and_keeps_sdb", |fx: &Fixture| {
-            fx.with_vm(|vm| Box::pin(async move {
-                let before = vm.boot_id().await?;
-                let took = vm.reboot(Duration::from_secs(240)).await?;
-                let after = vm.boot_id().await?;
-                check(before != after, "boot_id did not change")?;
-                let out = vm.exec("lsblk -dno NAME,SIZE,SERIAL /dev/sdb").await?;
-                check(out.success() && out.stdout.contains("sdb") && out.stdout.contains("2G"),
-                    format!("/dev/sdb after reboot: {:?} {:?}", out.stdout, out.stderr))?;
-                eprintln!("    reboot took {:.1}s", took.as_secs_f64());
-                Ok(())
-            }))
-        }),
-        trial!("reboot_that_never_returns_fails_with_the_console_tail", |fx: &Fixture| {
-            fx.with_vm(|vm| Box::pin(async move {
-                let started = Instant::now();
-                let r = vm.reboot_with("systemctl halt", Duration::from_secs(45)).await;
-                match r {
-                    Err(DriverError::Timeout { what, console, .. }) => {
-                        check(what == "reboot", format!("timeout of {what}"))?;
-                        check(started.elapsed() < Duration::from_secs(60), "took far longer than its timeout")?;
-                        check(console.contains("halt") || console.contains("Halt"),
-                            format!("console tail does not show the halt:\n{console}"))
-                    }
-                    other => Err(format!("expected a reboot timeout, got {other:?}").into()),
-                }
-            }))
-        }),
-        trial!("reset_removes_a_marker_file_and_ssh_works", |fx: &Fixture| {
-            fx.with_vm(|vm| Box::pin(async move {
-                vm.exec("echo mark > /root/marker && sync").await?;
-                let took = vm.reset().await?;
-                let out = vm.exec("test -e /root/marker && echo present || echo absent").await?;
-                check(out.stdout.trim() == "absent", "marker survived the reset")?;
-                eprintln!("    reset took {:.2}s", took.as_secs_f64());
-                check(took <= Duration::from_secs(3), format!("reset took {took:?} (> 3 s)"))
-            }))
-        }),
+        trial!(
+            "reboot_gives_a_new_boot_id_and_keeps_sdb",
+            |fx: &Fixture| {
+                fx.with_vm(|vm| {
+                    Box::pin(async move {
+                        let before = vm.boot_id().await?;
+                        let took = vm.reboot(Duration::from_secs(240)).await?;
+                        let after = vm.boot_id().await?;
+                        check(before != after, "boot_id did not change")?;
+                        let out = vm.exec("lsblk -dno NAME,SIZE,SERIAL /dev/sdb").await?;
+                        check(
+                            out.success()
+                                && out.stdout.contains("sdb")
+                                && out.stdout.contains("2G"),
+                            format!("/dev/sdb after reboot: {:?} {:?}", out.stdout, out.stderr),
+                        )?;
+                        eprintln!("    reboot took {:.1}s", took.as_secs_f64());
+                        Ok(())
+                    })
+                })
+            }
+        ),
+        trial!(
+            "reboot_that_never_returns_fails_with_the_console_tail",
+            |fx: &Fixture| {
+                fx.with_vm(|vm| {
+                    Box::pin(async move {
+                        let started = Instant::now();
+                        let r = vm
+                            .reboot_with("systemctl halt", Duration::from_secs(45))
+                            .await;
+                        match r {
+                            Err(DriverError::Timeout { what, console, .. }) => {
+                                check(what == "reboot", format!("timeout of {what}"))?;
+                                check(
+                                    started.elapsed() < Duration::from_secs(60),
+                                    "took far longer than its timeout",
+                                )?;
+                                check(
+                                    console.contains("halt") || console.contains("Halt"),
+                                    format!("console tail does not show the halt:\n{console}"),
+                                )
+                            }
+                            other => {
+                                Err(format!("expected a reboot timeout, got {other:?}").into())
+                            }
+                        }
+                    })
+                })
+            }
+        ),
+        trial!(
+            "reset_removes_a_marker_file_and_ssh_works",
+            |fx: &Fixture| {
+                fx.with_vm(|vm| {
+                    Box::pin(async move {
+                        vm.exec("echo mark > /root/marker && sync").await?;
+                        let took = vm.reset().await?;
+                        let out = vm
+                            .exec("test -e /root/marker && echo present || echo absent")
+                            .await?;
+                        check(out.stdout.trim() == "absent", "marker survived the reset")?;
+                        eprintln!("    reset took {:.2}s", took.as_secs_f64());
+                        check(
+                            took <= Duration::from_secs(3),
+                            format!("reset took {took:?} (> 3 s)"),
+                        )
+                    })
+                })
+            }
+        ),
         trial!("data_disk_is_sdb_empty_and_sized", |fx: &Fixture| {
             fx.with_vm(|vm| Box::pin(async move {
                 let out = vm.exec("lsblk -bdno NAME,SIZE /dev/sda /dev/sdb; blkid -p /dev/sdb; echo blkid=$?; findmnt -no SOURCE /").await?;
@@ -223,31 +298,49 @@ fn main() {
                 check(lines[3] == "/dev/sda", format!("root is {:?}", lines[3]))
             }))
         }),
-        trial!("sigterm_during_boot_stops_qemu_and_removes_the_overlay", |fx: &Fixture| {
-            fx.image()?;
-            let name = format!("sigterm-{}", std::process::id());
-            let inst = fx.home.instances().join(&name);
-            let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_shipshape"))
-                .args(["vm", "up", "debian-12", "--name", &name])
-                .env("SHIPSHAPE_HOME", fx.home.root())
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .spawn()?;
-            let deadline = Instant::now() + Duration::from_secs(30);
-            let pid = loop {
-                let pid = std::fs::read_to_string(inst.join("qemu.pid")).ok()
-                    .and_then(|p| p.trim().parse::<i32>().ok());
-                if let Some(pid) = pid { break pid; }
-                check(Instant::now() < deadline, "QEMU never started")?;
-                std::thread::sleep(Duration::from_millis(100));
-            };
-            check(std::path::Path::new(&format!("/proc/{pid}")).exists(), "QEMU not running")?;
-            unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-            let status = child.wait()?;
-            check(status.code() == Some(143), format!("exit status {status:?}"))?;
-            check(!shipshape_harness::cleanup::pid_alive(pid), format!("QEMU {pid} still runs"))?;
-            check(!inst.exists(), format!("{} was left behind", inst.display()))
-        }),
+        trial!(
+            "sigterm_during_boot_stops_qemu_and_removes_the_overlay",
+            |fx: &Fixture| {
+                fx.image()?;
+                let name = format!("sigterm-{}", std::process::id());
+                let inst = fx.home.instances().join(&name);
+                let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_shipshape"))
+                    .args(["vm", "up", "debian-12", "--name", &name])
+                    .env("SHIPSHAPE_HOME", fx.home.root())
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .spawn()?;
+                let deadline = Instant::now() + Duration::from_secs(30);
+                let pid = loop {
+                    let pid = std::fs::read_to_string(inst.join("qemu.pid"))
+                        .ok()
+                        .and_then(|p| p.trim().parse::<i32>().ok());
+                    if let Some(pid) = pid {
+                        break pid;
+                    }
+                    check(Instant::now() < deadline, "QEMU never started")?;
+                    std::thread::sleep(Duration::from_millis(100));
+                };
+                check(
+                    std::path::Path::new(&format!("/proc/{pid}")).exists(),
+                    "QEMU not running",
+                )?;
+                unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+                let status = child.wait()?;
+                check(
+                    status.code() == Some(143),
+                    format!("exit status {status:?}"),
+                )?;
+                check(
+                    !shipshape_harness::cleanup::pid_alive(pid),
+                    format!("QEMU {pid} still runs"),
+                )?;
+                check(
+                    !inst.exists(),
+                    format!("{} was left behind", inst.display()),
+                )
+            }
+        ),
         trial!("a_killed_run_is_reaped_by_the_next_one", |fx: &Fixture| {
             fx.image()?;
             let name = format!("killed-{}", std::process::id());
@@ -261,34 +354,51 @@ fn main() {
             let deadline = Instant::now() + Duration::from_secs(30);
             let pid = loop {
                 let rec = std::fs::read_to_string(inst.join("instance.json")).ok();
-                let pid = rec.and_then(|r| serde_json::from_str::<serde_json::Value>(&r).ok())
+                let pid = rec
+                    .and_then(|r| serde_json::from_str::<serde_json::Value>(&r).ok())
                     .and_then(|v| v["qemu_pid"].as_i64());
-                if let Some(pid) = pid { break pid as i32; }
+                if let Some(pid) = pid {
+                    break pid as i32;
+                }
                 check(Instant::now() < deadline, "QEMU never started")?;
                 std::thread::sleep(Duration::from_millis(100));
             };
             child.kill()?; // SIGKILL: no handler runs
             child.wait()?;
             let out = std::process::Command::new(env!("CARGO_BIN_EXE_shipshape"))
-                .args(["vm", "list"]).env("SHIPSHAPE_HOME", fx.home.root()).output()?;
+                .args(["vm", "list"])
+                .env("SHIPSHAPE_HOME", fx.home.root())
+                .output()?;
             let stderr = String::from_utf8_lossy(&out.stderr);
-            check(stderr.contains("reaped") && stderr.contains(&name), format!("no reap reported: {stderr}"))?;
-            check(!shipshape_harness::cleanup::pid_alive(pid), format!("QEMU {pid} still runs"))?;
-            check(!inst.exists(), format!("{} was left behind", inst.display()))
+            check(
+                stderr.contains("reaped") && stderr.contains(&name),
+                format!("no reap reported: {stderr}"),
+            )?;
+            check(
+                !shipshape_harness::cleanup::pid_alive(pid),
+                format!("QEMU {pid} still runs"),
+            )?;
+            check(
+                !inst.exists(),
+                format!("{} was left behind", inst.display()),
+            )
         }),
-        trial!("zz_no_qemu_process_is_left_after_the_tests", |fx: &Fixture| {
-            let vm = fx.vm.lock().unwrap_or_else(|e| e.into_inner()).take();
-            let dir: Option<PathBuf> = vm.as_ref().map(|v| v.record.dir.clone());
-            if let Some(vm) = vm {
-                fx.rt.block_on(vm.destroy());
+        trial!(
+            "zz_no_qemu_process_is_left_after_the_tests",
+            |fx: &Fixture| {
+                let vm = fx.vm.lock().unwrap_or_else(|e| e.into_inner()).take();
+                let dir: Option<PathBuf> = vm.as_ref().map(|v| v.record.dir.clone());
+                if let Some(vm) = vm {
+                    fx.rt.block_on(vm.destroy());
+                }
+                let left = qemu_processes_under(fx.home.root());
+                check(left.is_empty(), format!("QEMU processes left: {left:?}"))?;
+                if let Some(dir) = dir {
+                    check(!dir.exists(), format!("{} was left behind", dir.display()))?;
+                }
+                Ok(())
             }
-            let left = qemu_processes_under(fx.home.root());
-            check(left.is_empty(), format!("QEMU processes left: {left:?}"))?;
-            if let Some(dir) = dir {
-                check(!dir.exists(), format!("{} was left behind", dir.display()))?;
-            }
-            Ok(())
-        }),
+        ),
     ];
     let conclusion = libtest_mimic::run(&args, trials);
     // Whatever was filtered, the shared VM goes down with the test binary.

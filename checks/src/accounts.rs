@@ -65,7 +65,10 @@ impl Group {
 
     /// Exact-name membership, primary group included.
     pub fn has_member(&self, user: &str) -> bool {
-        self.members.iter().chain(&self.primary_members).any(|m| m == user)
+        self.members
+            .iter()
+            .chain(&self.primary_members)
+            .any(|m| m == user)
     }
 }
 

@@ -62,19 +62,25 @@ impl<'a> Api<'a> {
 
     pub fn has_security_option(&self, name: &str) -> Option<bool> {
         let opts = self.security_options()?;
-        Some(
-            opts.iter()
-                .any(|o| security_option_fields(o).iter().any(|(k, v)| *k == "name" && *v == name)),
-        )
+        Some(opts.iter().any(|o| {
+            security_option_fields(o)
+                .iter()
+                .any(|(k, v)| *k == "name" && *v == name)
+        }))
     }
 
     /// `Server.Experimental` from /version, else `ExperimentalBuild` from
     /// /info; with the label to cite.
     pub fn experimental(&self) -> Option<(bool, &'static str)> {
-        if let Some(b) = self.version.and_then(|v| v.get("Experimental")).and_then(Value::as_bool) {
+        if let Some(b) = self
+            .version
+            .and_then(|v| v.get("Experimental"))
+            .and_then(Value::as_bool)
+        {
             return Some((b, "/version: Experimental"));
         }
-        self.info_bool("ExperimentalBuild").map(|b| (b, "/info: ExperimentalBuild"))
+        self.info_bool("ExperimentalBuild")
+            .map(|b| (b, "/info: ExperimentalBuild"))
     }
 
     /// `inactive`, `active`, `pending`, `error`, `locked`.
@@ -111,7 +117,11 @@ impl<'a> Api<'a> {
     pub fn authorization_plugins(&self) -> Option<Vec<String>> {
         let plugins = self.info_field("Plugins")?;
         Some(match plugins.get("Authorization") {
-            Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+            Some(Value::Array(a)) => a
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect(),
             _ => Vec::new(),
         })
     }
@@ -138,7 +148,10 @@ mod tests {
         assert_eq!(api.has_security_option("userns"), Some(true));
         assert_eq!(api.has_security_option("selinux"), Some(false));
         let old = json!({"SecurityOptions": ["apparmor", "seccomp"]});
-        assert_eq!(Api::new(Some(&old), None).seccomp_profile(), Some(Some("default".to_string())));
+        assert_eq!(
+            Api::new(Some(&old), None).seccomp_profile(),
+            Some(Some("default".to_string()))
+        );
         let none = json!({"SecurityOptions": ["name=apparmor"]});
         assert_eq!(Api::new(Some(&none), None).seccomp_profile(), Some(None));
         assert_eq!(Api::default().seccomp_profile(), None);
@@ -150,7 +163,10 @@ mod tests {
             "InsecureRegistryCIDRs": ["127.0.0.0/8", "::1/128", "10.0.0.0/8"],
             "IndexConfigs": {"docker.io": {"Name": "docker.io", "Secure": true}, "gcr.azk8s.cn": {"Name": "gcr.azk8s.cn", "Secure": false}}
         }});
-        assert_eq!(Api::new(Some(&info), None).insecure_registries().unwrap(), ["10.0.0.0/8", "gcr.azk8s.cn"]);
+        assert_eq!(
+            Api::new(Some(&info), None).insecure_registries().unwrap(),
+            ["10.0.0.0/8", "gcr.azk8s.cn"]
+        );
     }
 
     #[test]
@@ -159,7 +175,10 @@ mod tests {
         let ver = json!({"Version": "26.1.5", "Experimental": false});
         let api = Api::new(Some(&info), Some(&ver));
         assert_eq!(api.experimental(), Some((false, "/version: Experimental")));
-        assert_eq!(Api::new(Some(&info), None).experimental(), Some((true, "/info: ExperimentalBuild")));
+        assert_eq!(
+            Api::new(Some(&info), None).experimental(),
+            Some((true, "/info: ExperimentalBuild"))
+        );
         assert_eq!(api.server_version(), Some("26.1.5"));
     }
 }

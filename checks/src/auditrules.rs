@@ -35,7 +35,8 @@ pub fn parse_rules(text: &str) -> Vec<WatchRule> {
                 "-k" => key = next.map(str::to_string),
                 "-F" => {
                     if let Some(f) = next {
-                        if let Some(p) = f.strip_prefix("path=").or_else(|| f.strip_prefix("dir=")) {
+                        if let Some(p) = f.strip_prefix("path=").or_else(|| f.strip_prefix("dir="))
+                        {
                             path = Some(p.to_string());
                         } else if let Some(p) = f.strip_prefix("perm=") {
                             perms = Some(p.to_string());
@@ -96,8 +97,12 @@ No rules
 
     #[test]
     fn exact_paths_only() {
-        let r = parse_rules("-w /etc/docker/daemon.json -p wa\n-w /usr/bin/dockerd-rootless.sh -p x\n");
-        assert!(rules_for(&r, &["/etc/docker"]).is_empty(), "a rule on daemon.json is not one on /etc/docker");
+        let r =
+            parse_rules("-w /etc/docker/daemon.json -p wa\n-w /usr/bin/dockerd-rootless.sh -p x\n");
+        assert!(
+            rules_for(&r, &["/etc/docker"]).is_empty(),
+            "a rule on daemon.json is not one on /etc/docker"
+        );
         assert!(rules_for(&r, &["/usr/bin/dockerd"]).is_empty());
         assert_eq!(rules_for(&r, &["/etc/docker/daemon.json"]).len(), 1);
     }

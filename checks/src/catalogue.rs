@@ -116,23 +116,45 @@ mod tests {
             assert_eq!(c.cis, *cis, "{id}");
             assert!(c.in_seed && !c.seed_section.is_empty(), "{id}");
         }
-        assert_eq!(catalogue().iter().filter(|c| c.in_seed).count(), SEED_IDS.len());
+        assert_eq!(
+            catalogue().iter().filter(|c| c.in_seed).count(),
+            SEED_IDS.len()
+        );
     }
 
     #[test]
     fn seed_titles_are_verbatim_from_the_seed() {
         // Kept in sync with the seed file by hand; these are its headings.
-        assert_eq!(find_control("no-new-privileges").unwrap().seed_section, "限制容器获取新的权限");
-        assert_eq!(find_control("legacy-registry").unwrap().seed_section, "禁用旧仓库版本（v1）上的操作");
+        assert_eq!(
+            find_control("no-new-privileges").unwrap().seed_section,
+            "限制容器获取新的权限"
+        );
+        assert_eq!(
+            find_control("legacy-registry").unwrap().seed_section,
+            "禁用旧仓库版本（v1）上的操作"
+        );
     }
 
     #[test]
     fn ids_are_unique_kebab_case_and_complete() {
         let c = catalogue();
         for (i, a) in c.iter().enumerate() {
-            assert!(a.id.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-'), "{}", a.id);
-            assert!(!a.title.is_empty() && !a.rationale.is_empty() && !a.remediation.is_empty(), "{}", a.id);
-            assert!(c[i + 1..].iter().all(|b| b.id != a.id), "duplicate {}", a.id);
+            assert!(
+                a.id.chars()
+                    .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-'),
+                "{}",
+                a.id
+            );
+            assert!(
+                !a.title.is_empty() && !a.rationale.is_empty() && !a.remediation.is_empty(),
+                "{}",
+                a.id
+            );
+            assert!(
+                c[i + 1..].iter().all(|b| b.id != a.id),
+                "duplicate {}",
+                a.id
+            );
             assert_eq!(a.in_seed, !a.seed_section.is_empty(), "{}", a.id);
         }
         for n in 3..=18 {
@@ -146,6 +168,9 @@ mod tests {
 
     #[test]
     fn severity_serializes_lowercase() {
-        assert_eq!(serde_json::to_string(&Severity::Critical).unwrap(), "\"critical\"");
+        assert_eq!(
+            serde_json::to_string(&Severity::Critical).unwrap(),
+            "\"critical\""
+        );
     }
 }

@@ -12,7 +12,10 @@ pub enum DaemonJson {
     Absent { path: String },
     /// Present but not a JSON object: dockerd will refuse to start.
     Invalid { path: String, error: String },
-    Parsed { path: String, map: Map<String, Value> },
+    Parsed {
+        path: String,
+        map: Map<String, Value>,
+    },
 }
 
 impl DaemonJson {
@@ -22,7 +25,10 @@ impl DaemonJson {
             (false, _) => DaemonJson::Absent { path },
             (true, None) => DaemonJson::Unknown,
             // dockerd treats an empty file as no configuration.
-            (true, Some(c)) if c.trim().is_empty() => DaemonJson::Parsed { path, map: Map::new() },
+            (true, Some(c)) if c.trim().is_empty() => DaemonJson::Parsed {
+                path,
+                map: Map::new(),
+            },
             (true, Some(c)) => match serde_json::from_str::<Value>(c) {
                 Ok(Value::Object(map)) => DaemonJson::Parsed { path, map },
                 Ok(other) => DaemonJson::Invalid {
@@ -40,14 +46,18 @@ impl DaemonJson {
     pub fn path(&self) -> &str {
         match self {
             DaemonJson::Unknown => "daemon.json",
-            DaemonJson::Absent { path } | DaemonJson::Invalid { path, .. } | DaemonJson::Parsed { path, .. } => path,
+            DaemonJson::Absent { path }
+            | DaemonJson::Invalid { path, .. }
+            | DaemonJson::Parsed { path, .. } => path,
         }
     }
 
     /// The value of `key`; old spellings are looked up too (`graph` for
     /// `data-root`).
     pub fn get(&self, key: &str) -> Option<(&str, &Value)> {
-        let DaemonJson::Parsed { map, .. } = self else { return None };
+        let DaemonJson::Parsed { map, .. } = self else {
+            return None;
+        };
         std::iter::once(key)
             .chain(aliases(key).iter().copied())
             .find_map(|k| map.get_key_value(k).map(|(k, v)| (k.as_str(), v)))
@@ -81,7 +91,11 @@ pub fn show(key: &str, v: &Value) -> String {
 /// members, maybe with a trailing comma, maybe a whole object.
 pub fn parse_fragment(text: &str) -> Result<Map<String, Value>, String> {
     let t = text.trim().trim_end_matches(',').trim();
-    let doc = if t.starts_with('{') { t.to_string() } else { format!("{{{t}}}") };
+    let doc = if t.starts_with('{') {
+        t.to_string()
+    } else {
+        format!("{{{t}}}")
+    };
     match serde_json::from_str::<Value>(&doc) {
         Ok(Value::Object(m)) => Ok(m),
         Ok(_) => Err("not a JSON object".to_string()),
@@ -95,10 +109,22 @@ mod tests {
 
     #[test]
     fn states() {
-        assert!(matches!(DaemonJson::from_content("/d", false, None), DaemonJson::Absent { .. }));
-        assert!(matches!(DaemonJson::from_content("/d", true, Some("")), DaemonJson::Parsed { .. }));
-        assert!(matches!(DaemonJson::from_content("/d", true, Some("{\"a\":")), DaemonJson::Invalid { .. }));
-        assert!(matches!(DaemonJson::from_content("/d", true, Some("[]")), DaemonJson::Invalid { .. }));
+        assert!(matches!(
+            DaemonJson::from_content("/d", false, None),
+            DaemonJson::Absent { .. }
+        ));
+        assert!(matches!(
+            DaemonJson::from_content("/d", true, Some("")),
+            DaemonJson::Parsed { .. }
+        ));
+        assert!(matches!(
+            DaemonJson::from_content("/d", true, Some("{\"a\":")),
+            DaemonJson::Invalid { .. }
+        ));
+        assert!(matches!(
+            DaemonJson::from_content("/d", true, Some("[]")),
+            DaemonJson::Invalid { .. }
+        ));
         let d = DaemonJson::from_content("/d", true, Some(r#"{"graph":"/data"}"#));
         assert_eq!(d.get("data-root").unwrap().0, "graph");
     }

@@ -81,7 +81,12 @@ pub fn parse_docker_info_text(text: &str) -> Value {
             Some("Plugins") => {
                 plugins.insert(
                     key.to_string(),
-                    Value::Array(value.split_whitespace().map(|w| json!(w.trim_end_matches(','))).collect()),
+                    Value::Array(
+                        value
+                            .split_whitespace()
+                            .map(|w| json!(w.trim_end_matches(',')))
+                            .collect(),
+                    ),
                 );
                 continue;
             }
@@ -149,9 +154,7 @@ pub fn parse_docker_info_text(text: &str) -> Value {
 
 fn looks_like_cidr(s: &str) -> bool {
     match s.split_once('/') {
-        Some((ip, bits)) => {
-            bits.parse::<u8>().is_ok() && (ip.parse::<std::net::IpAddr>().is_ok())
-        }
+        Some((ip, bits)) => bits.parse::<u8>().is_ok() && (ip.parse::<std::net::IpAddr>().is_ok()),
         None => false,
     }
 }
@@ -171,13 +174,29 @@ mod tests {
     fn nested_sections() {
         let text = "Client:\n Debug Mode: true\n\nServer:\n Storage Driver: overlay2\n  Backing Filesystem: extfs\n Plugins:\n  Volume: local\n  Authorization: opa-docker-authz\n Swarm: inactive\n Security Options:\n  apparmor\n  seccomp\n   Profile: builtin\n  userns\n Debug Mode: false\n Insecure Registries:\n  gcr.azk8s.cn\n  127.0.0.0/8\n Live Restore Enabled: true\n";
         let v = parse_docker_info_text(text);
-        assert_eq!(v["Debug"], false, "the Client section's Debug Mode is not the server's");
+        assert_eq!(
+            v["Debug"], false,
+            "the Client section's Debug Mode is not the server's"
+        );
         assert_eq!(v["DriverStatus"][0][0], "Backing Filesystem");
         assert_eq!(v["Plugins"]["Authorization"][0], "opa-docker-authz");
         assert_eq!(v["Swarm"]["LocalNodeState"], "inactive");
-        assert_eq!(v["SecurityOptions"], json!(["name=apparmor", "name=seccomp,profile=builtin", "name=userns"]));
-        assert_eq!(v["RegistryConfig"]["InsecureRegistryCIDRs"], json!(["127.0.0.0/8"]));
-        assert_eq!(v["RegistryConfig"]["IndexConfigs"]["gcr.azk8s.cn"]["Secure"], false);
+        assert_eq!(
+            v["SecurityOptions"],
+            json!([
+                "name=apparmor",
+                "name=seccomp,profile=builtin",
+                "name=userns"
+            ])
+        );
+        assert_eq!(
+            v["RegistryConfig"]["InsecureRegistryCIDRs"],
+            json!(["127.0.0.0/8"])
+        );
+        assert_eq!(
+            v["RegistryConfig"]["IndexConfigs"]["gcr.azk8s.cn"]["Secure"],
+            false
+        );
         assert_eq!(v["LiveRestoreEnabled"], true);
     }
 }

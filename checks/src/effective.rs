@@ -19,7 +19,10 @@ use serde_json::Value;
 use crate::daemon_json::{show, DaemonJson};
 use crate::facts::{Facts, StatLookup};
 use crate::flags::{parse_command_line, parse_go_bool, FlagOcc, ParsedFlags};
-use crate::systemd::{argv_from_show_exec, effective_exec_start, expand_exec, parse_env_file, parse_environment_assignments, parse_unit, ServiceSettings};
+use crate::systemd::{
+    argv_from_show_exec, effective_exec_start, expand_exec, parse_env_file,
+    parse_environment_assignments, parse_unit, ServiceSettings,
+};
 
 /// A dockerd option: its flag name and its daemon.json key.
 #[derive(Debug, Clone, Copy)]
@@ -75,9 +78,12 @@ pub struct Effective {
     pub running: Option<CmdLine>,
     pub unit: Option<CmdLine>,
     pub json: DaemonJson,
-    /// Problems that concern every option (dockerd would not start, a file
-    /// could not be read, daemon.json changed since dockerd started).
+    /// Things worth knowing for every option (a file could not be read,
+    /// daemon.json changed since dockerd started, unknown flags).
     pub notes: Vec<String>,
+    /// Why dockerd would not start with this configuration (positional
+    /// arguments, a flag without its value, a missing environment file).
+    pub fatal: Vec<String>,
 }
 
 /// One option's value as seen by one command line plus daemon.json.
@@ -110,6 +116,7 @@ impl Effective {
     /// Builds the sources from the facts.
     pub fn from_facts(facts: &Facts) -> Effective {
         let mut notes = Vec::new();
+        let mut fatal = Vec::new();
         let running = (!facts.dockerd.argv.is_empty()).then(|| {
             let label = match facts.dockerd.pid {
                 Some(pid) => format!("dockerd argv (pid {pid})"),
@@ -121,7 +128,7 @@ impl Effective {
                 argv: facts.dockerd.argv.clone(),
             }
         });
-        let unit = unit_cmdline(facts, &mut notes);
+        let unit = unit_cmdline(facts, &mut notes, &mut fatal);
         let json_file = facts.file(&facts.daemon_json_path);
         let json = match json_file {
             Some(f) => DaemonJson::from_content(&f.path, f.exists, f.content.as_deref()),
@@ -132,14 +139,9 @@ impl Effective {
                 _ => DaemonJson::Unknown,
             },
         };
-        if let DaemonJson::Invalid { path, error } = &json {
-            notes.push(format!(
-                "{path} does not parse ({error}): dockerd will refuse to start with it"
-            ));
-        }
         for cl in running.iter().chain(unit.iter()) {
             for p in cl.flags.fatal_problems() {
-                notes.push(format!("{}: {p}", cl.label));
+                fatal.push(format!("{}: {p}", cl.label));
             }
             if !cl.flags.unknown.is_empty() {
                 notes.push(format!(
@@ -149,9 +151,10 @@ impl Effective {
                 ));
             }
         }
-        if let (Some(started), StatLookup::Found(st)) =
-            (facts.dockerd.started_at, facts.stat(&facts.daemon_json_path))
-        {
+        if let (Some(started), StatLookup::Found(st)) = (
+            facts.dockerd.started_at,
+            facts.stat(&facts.daemon_json_path),
+        ) {
             if st.mtime.is_some_and(|m| m > started) {
                 notes.push(format!(
                     "{} changed after dockerd started: the running daemon may not use what it says",
@@ -164,6 +167,7 @@ impl Effective {
             unit,
             json,
             notes,
+            fatal,
         }
     }
 
@@ -188,27 +192,41 @@ impl Effective {
                 describe(r, &rf, evidence);
                 if let Some(u) = unit {
                     let uf = u.flags.all(o.flag);
-                    let same = rf.len() == uf.len() && rf.iter().zip(&uf).all(|(a, b)| a.value == b.value);
+                    let same =
+                        rf.len() == uf.len() && rf.iter().zip(&uf).all(|(a, b)| a.value == b.value);
                     if !same {
                         describe(u, &uf, evidence);
                         evidence.push(format!(
                             "the unit's ExecStart differs from the running dockerd for --{}: it takes effect at the next restart",
                             o.flag
                         ));
-                        views.push(View { label: &r.label, flags: rf });
-                        views.push(View { label: &u.label, flags: uf });
+                        views.push(View {
+                            label: &r.label,
+                            flags: rf,
+                        });
+                        views.push(View {
+                            label: &u.label,
+                            flags: uf,
+                        });
                         return views;
                     }
                 }
-                views.push(View { label: &r.label, flags: rf });
+                views.push(View {
+                    label: &r.label,
+                    flags: rf,
+                });
             }
             (None, Some(u)) => {
                 let uf = u.flags.all(o.flag);
                 describe(u, &uf, evidence);
-                views.push(View { label: &u.label, flags: uf });
+                views.push(View {
+                    label: &u.label,
+                    flags: uf,
+                });
             }
             (None, None) => {
-                evidence.push("no dockerd command line known (not running, no unit read)".to_string());
+                evidence
+                    .push("no dockerd command line known (not running, no unit read)".to_string());
                 views.push(View {
                     label: "configuration",
                     flags: Vec::new(),
@@ -248,7 +266,10 @@ impl Effective {
         self.json_evidence(o, &mut evidence);
         let json_val = self.json.get(o.json).map(|(_, v)| v);
         if matches!(self.json, DaemonJson::Invalid { .. }) {
-            problems.push(format!("{} does not parse: dockerd will refuse to start", self.json.path()));
+            problems.push(format!(
+                "{} does not parse: dockerd will refuse to start",
+                self.json.path()
+            ));
         }
         let mut values = Vec::new();
         for v in views {
@@ -285,7 +306,10 @@ impl Effective {
                 let last = fl.last().expect("non-empty");
                 parse_go_bool(&last.value).ok_or_else(|| format!("{}: not a boolean", last.raw))
             },
-            |j| j.as_bool().ok_or_else(|| format!("{j} is not a JSON boolean")),
+            |j| {
+                j.as_bool()
+                    .ok_or_else(|| format!("{j} is not a JSON boolean"))
+            },
         )
     }
 
@@ -311,7 +335,11 @@ impl Effective {
             |j| match j {
                 Value::Array(a) => a
                     .iter()
-                    .map(|x| x.as_str().map(str::to_string).ok_or_else(|| format!("{x} is not a string")))
+                    .map(|x| {
+                        x.as_str()
+                            .map(str::to_string)
+                            .ok_or_else(|| format!("{x} is not a string"))
+                    })
                     .collect(),
                 other => Err(format!("{other} is not an array")),
             },
@@ -336,7 +364,12 @@ impl Effective {
             |j| match j {
                 Value::Object(m) => Ok(m
                     .iter()
-                    .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_string)))
+                    .map(|(k, v)| {
+                        (
+                            k.clone(),
+                            v.as_str().map_or_else(|| v.to_string(), str::to_string),
+                        )
+                    })
                     .collect()),
                 other => Err(format!("{other} is not an object")),
             },
@@ -346,7 +379,11 @@ impl Effective {
 
 /// Reads the unit fragment and drop-ins from the facts and builds the
 /// command line the next start would run.
-fn unit_cmdline(facts: &Facts, notes: &mut Vec<String>) -> Option<CmdLine> {
+fn unit_cmdline(
+    facts: &Facts,
+    notes: &mut Vec<String>,
+    fatal: &mut Vec<String>,
+) -> Option<CmdLine> {
     let svc = &facts.service;
     let mut files: Vec<(String, ServiceSettings)> = Vec::new();
     let mut paths: Vec<&str> = svc.fragment_path.iter().map(String::as_str).collect();
@@ -381,7 +418,7 @@ fn unit_cmdline(facts: &Facts, notes: &mut Vec<String>) -> Option<CmdLine> {
                 Some(text) => env.extend(parse_env_file(text)),
                 None => notes.push(format!("EnvironmentFile {path} could not be read")),
             },
-            Some(_) if !optional => notes.push(format!(
+            Some(_) if !optional => fatal.push(format!(
                 "EnvironmentFile {path} is missing and not optional: systemd will not start docker.service"
             )),
             Some(_) => {}
@@ -395,7 +432,10 @@ fn unit_cmdline(facts: &Facts, notes: &mut Vec<String>) -> Option<CmdLine> {
             let show = svc.exec_start.as_deref()?;
             let argv = argv_from_show_exec(show)?;
             if missing_text {
-                notes.push("unit files not captured: ExecStart taken from systemctl show (quoting lost)".to_string());
+                notes.push(
+                    "unit files not captured: ExecStart taken from systemctl show (quoting lost)"
+                        .to_string(),
+                );
             }
             ("ExecStart (systemctl show)".to_string(), argv.join(" "))
         }
@@ -407,7 +447,7 @@ fn unit_cmdline(facts: &Facts, notes: &mut Vec<String>) -> Option<CmdLine> {
             argv,
         }),
         Err(e) => {
-            notes.push(format!("{label}: {e}"));
+            fatal.push(format!("{label}: {e}"));
             None
         }
     }
@@ -449,20 +489,33 @@ mod tests {
         let e = Effective::from_facts(&facts(&["dockerd", "--live-restore"], None));
         let r = e.bool(&LIVE_RESTORE, false);
         assert_eq!(r.values, [("dockerd argv (pid 42)".to_string(), true)]);
-        assert!(r.evidence.contains(&"dockerd argv (pid 42): --live-restore".to_string()));
-        assert!(r.evidence.contains(&"daemon.json (/etc/docker/daemon.json): absent".to_string()));
+        assert!(r
+            .evidence
+            .contains(&"dockerd argv (pid 42): --live-restore".to_string()));
+        assert!(r
+            .evidence
+            .contains(&"daemon.json (/etc/docker/daemon.json): absent".to_string()));
 
         let e = Effective::from_facts(&facts(&["dockerd"], Some(r#"{"live-restore": true}"#)));
         let r = e.bool(&LIVE_RESTORE, false);
         assert!(r.all(|v| *v));
-        assert!(r.evidence.contains(&"daemon.json (/etc/docker/daemon.json): \"live-restore\": true".to_string()));
+        assert!(r.evidence.contains(
+            &"daemon.json (/etc/docker/daemon.json): \"live-restore\": true".to_string()
+        ));
     }
 
     #[test]
     fn flag_and_json_both_is_a_problem() {
-        let e = Effective::from_facts(&facts(&["dockerd", "--live-restore"], Some(r#"{"live-restore": true}"#)));
+        let e = Effective::from_facts(&facts(
+            &["dockerd", "--live-restore"],
+            Some(r#"{"live-restore": true}"#),
+        ));
         let r = e.bool(&LIVE_RESTORE, false);
-        assert!(r.problems[0].contains("refuses to start"), "{:?}", r.problems);
+        assert!(
+            r.problems[0].contains("refuses to start"),
+            "{:?}",
+            r.problems
+        );
     }
 
     #[test]
@@ -478,7 +531,8 @@ mod tests {
         let mut f = facts(&[], None);
         f.dockerd.pid = None;
         f.service.fragment_path = Some("/lib/systemd/system/docker.service".to_string());
-        f.service.drop_in_paths = vec!["/etc/systemd/system/docker.service.d/override.conf".to_string()];
+        f.service.drop_in_paths =
+            vec!["/etc/systemd/system/docker.service.d/override.conf".to_string()];
         f.files.push(file(
             "/lib/systemd/system/docker.service",
             "[Service]\nEnvironmentFile=-/etc/default/docker\nExecStart=/usr/sbin/dockerd -H fd:// $DOCKER_OPTS\n",
@@ -487,11 +541,17 @@ mod tests {
             "/etc/systemd/system/docker.service.d/override.conf",
             "[Service]\nExecStart=\nExecStart=/usr/sbin/dockerd -H fd:// -H tcp://0.0.0.0:2375 $DOCKER_OPTS\n",
         ));
-        f.files.push(file("/etc/default/docker", "DOCKER_OPTS=\"--icc=false --insecure-registry r.example\"\n"));
+        f.files.push(file(
+            "/etc/default/docker",
+            "DOCKER_OPTS=\"--icc=false --insecure-registry r.example\"\n",
+        ));
         let e = Effective::from_facts(&f);
         assert!(e.running.is_none());
         let u = e.unit.as_ref().unwrap();
-        assert_eq!(u.label, "ExecStart in /etc/systemd/system/docker.service.d/override.conf");
+        assert_eq!(
+            u.label,
+            "ExecStart in /etc/systemd/system/docker.service.d/override.conf"
+        );
         let hosts = e.list(&HOSTS);
         assert_eq!(hosts.values[0].1, ["fd://", "tcp://0.0.0.0:2375"]);
         assert!(e.bool(&ICC, true).all(|v| !*v));
@@ -516,6 +576,6 @@ mod tests {
     #[test]
     fn positional_args_are_noted() {
         let e = Effective::from_facts(&facts(&["dockerd", "--live-restore", "false"], None));
-        assert!(e.notes.iter().any(|n| n.contains("accepts no arguments")));
+        assert!(e.fatal.iter().any(|n| n.contains("accepts no arguments")));
     }
 }

@@ -322,7 +322,11 @@ pub fn parse_facts(json: &str) -> Result<Facts, FactsError> {
         .and_then(|f| f.content.as_deref())
         .map(parse_os_release)
         .unwrap_or_default();
-    let started_at = match (raw.dockerd.start_ticks, raw.dockerd.btime, raw.dockerd.clk_tck) {
+    let started_at = match (
+        raw.dockerd.start_ticks,
+        raw.dockerd.btime,
+        raw.dockerd.clk_tck,
+    ) {
         (Some(t), Some(b), Some(hz)) if hz > 0 => i64::try_from(b + t / hz).ok(),
         _ => None,
     };
@@ -332,7 +336,12 @@ pub fn parse_facts(json: &str) -> Result<Facts, FactsError> {
     }
     let socket = unit_facts(&raw.systemd.socket);
 
-    let entries: Vec<StatEntry> = raw.stat.lines.iter().filter_map(|l| StatEntry::parse_line(l)).collect();
+    let entries: Vec<StatEntry> = raw
+        .stat
+        .lines
+        .iter()
+        .filter_map(|l| StatEntry::parse_line(l))
+        .collect();
     let missing = raw
         .stat
         .requested
@@ -346,10 +355,14 @@ pub fn parse_facts(json: &str) -> Result<Facts, FactsError> {
         .iter()
         .map(|g| GroupFact {
             name: g.name.clone(),
-            group: g.entry.as_deref().and_then(Group::parse_line).map(|mut grp| {
-                grp.add_primary_from_passwd(raw.passwd_primary.iter().map(String::as_str));
-                grp
-            }),
+            group: g
+                .entry
+                .as_deref()
+                .and_then(Group::parse_line)
+                .map(|mut grp| {
+                    grp.add_primary_from_passwd(raw.passwd_primary.iter().map(String::as_str));
+                    grp
+                }),
             error: g.error.clone(),
         })
         .collect();
@@ -402,7 +415,11 @@ pub fn parse_facts(json: &str) -> Result<Facts, FactsError> {
             .mounts
             .into_iter()
             .map(|m| MountFact {
-                mount: m.findmnt.as_deref().and_then(|l| l.lines().next()).and_then(parse_findmnt_raw),
+                mount: m
+                    .findmnt
+                    .as_deref()
+                    .and_then(|l| l.lines().next())
+                    .and_then(parse_findmnt_raw),
                 path: m.path,
                 error: m.error,
             })
@@ -423,7 +440,12 @@ pub fn parse_facts(json: &str) -> Result<Facts, FactsError> {
 
 fn unit_facts(raw: &RawUnit) -> UnitFacts {
     let show = raw.show.as_deref().map(parse_show).unwrap_or_default();
-    let first = |k: &str| show.get(k).and_then(|v| v.last()).filter(|v| !v.is_empty()).cloned();
+    let first = |k: &str| {
+        show.get(k)
+            .and_then(|v| v.last())
+            .filter(|v| !v.is_empty())
+            .cloned()
+    };
     let mut properties = BTreeMap::new();
     for (k, v) in &show {
         if !matches!(
@@ -465,7 +487,9 @@ fn unit_facts(raw: &RawUnit) -> UnitFacts {
 pub fn parse_os_release(text: &str) -> OsRelease {
     let mut os = OsRelease::default();
     for line in text.lines() {
-        let Some((k, v)) = line.split_once('=') else { continue };
+        let Some((k, v)) = line.split_once('=') else {
+            continue;
+        };
         let v = v.trim().trim_matches('"').trim_matches('\'').to_string();
         match k.trim() {
             "ID" => os.id = Some(v),

@@ -205,7 +205,8 @@ impl ParsedFlags {
     /// would refuse (`--icc=maybe`).
     pub fn bool(&self, name: &str) -> Option<Result<bool, String>> {
         self.last(name).map(|f| {
-            parse_go_bool(&f.value).ok_or_else(|| format!("{}: `{}` is not a boolean", f.raw, f.value))
+            parse_go_bool(&f.value)
+                .ok_or_else(|| format!("{}: `{}` is not a boolean", f.raw, f.value))
         })
     }
 
@@ -293,7 +294,8 @@ pub fn parse_args(args: &[String]) -> ParsedFlags {
                 let c = chars[k];
                 k += 1;
                 let Some(spec) = spec_short(c) else {
-                    out.errors.push(format!("unknown shorthand flag: '{c}' in {a}"));
+                    out.errors
+                        .push(format!("unknown shorthand flag: '{c}' in {a}"));
                     break;
                 };
                 let rest: String = chars[k..].iter().collect();
@@ -314,7 +316,9 @@ pub fn parse_args(args: &[String]) -> ParsedFlags {
                                 out.flags.push(occ(name, val, format!("{a} {val}")));
                                 i += 1;
                             }
-                            None => out.errors.push(format!("flag needs an argument: '{c}' in {a}")),
+                            None => out
+                                .errors
+                                .push(format!("flag needs an argument: '{c}' in {a}")),
                         }
                         break;
                     }
@@ -371,7 +375,11 @@ mod tests {
             (&["-l=debug"], "log-level", "debug"),
             (&["-G", "docker"], "group", "docker"),
             (&["-H", "tcp://0.0.0.0:2375"], "host", "tcp://0.0.0.0:2375"),
-            (&["--host=unix:///var/run/docker.sock"], "host", "unix:///var/run/docker.sock"),
+            (
+                &["--host=unix:///var/run/docker.sock"],
+                "host",
+                "unix:///var/run/docker.sock",
+            ),
             (&["-g", "/data/docker"], "data-root", "/data/docker"),
             (&["--graph=/data/docker"], "data-root", "/data/docker"),
             (&["--cgroup-parent="], "cgroup-parent", ""),
@@ -381,8 +389,15 @@ mod tests {
         ];
         for (args, name, want) in cases {
             let f = p(args);
-            assert_eq!(f.last(name).map(|o| o.value.as_str()), Some(*want), "{args:?}");
-            assert!(f.positional.is_empty() && f.errors.is_empty(), "{args:?}: {f:?}");
+            assert_eq!(
+                f.last(name).map(|o| o.value.as_str()),
+                Some(*want),
+                "{args:?}"
+            );
+            assert!(
+                f.positional.is_empty() && f.errors.is_empty(),
+                "{args:?}: {f:?}"
+            );
         }
     }
 
@@ -392,7 +407,11 @@ mod tests {
             (&["--live-restore"], "live-restore", Some(true)),
             (&["--live-restore=true"], "live-restore", Some(true)),
             (&["--live-restore=false"], "live-restore", Some(false)),
-            (&["--no-new-privileges=false"], "no-new-privileges", Some(false)),
+            (
+                &["--no-new-privileges=false"],
+                "no-new-privileges",
+                Some(false),
+            ),
             (&["--no-new-privileges"], "no-new-privileges", Some(true)),
             (&["--userland-proxy=false"], "userland-proxy", Some(false)),
             (&["--icc=0"], "icc", Some(false)),
@@ -438,9 +457,18 @@ mod tests {
             "nofile=20480:40960",
             "--default-ulimit=nproc=1024:2048",
         ]);
-        assert_eq!(values(&f, "host"), ["tcp://0.0.0.0:2375", "unix:///var/run/docker.sock"]);
-        assert_eq!(values(&f, "insecure-registry"), ["a.example:5000", "b.example"]);
-        assert_eq!(values(&f, "default-ulimit"), ["nofile=20480:40960", "nproc=1024:2048"]);
+        assert_eq!(
+            values(&f, "host"),
+            ["tcp://0.0.0.0:2375", "unix:///var/run/docker.sock"]
+        );
+        assert_eq!(
+            values(&f, "insecure-registry"),
+            ["a.example:5000", "b.example"]
+        );
+        assert_eq!(
+            values(&f, "default-ulimit"),
+            ["nofile=20480:40960", "nproc=1024:2048"]
+        );
     }
 
     #[test]
@@ -472,13 +500,21 @@ mod tests {
 
     #[test]
     fn program_name_is_skipped() {
-        let argv: Vec<String> = ["/usr/sbin/dockerd", "-H", "fd://", "--containerd=/run/containerd/containerd.sock"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let argv: Vec<String> = [
+            "/usr/sbin/dockerd",
+            "-H",
+            "fd://",
+            "--containerd=/run/containerd/containerd.sock",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         let f = parse_command_line(&argv);
         assert_eq!(values(&f, "host"), ["fd://"]);
-        assert_eq!(values(&f, "containerd"), ["/run/containerd/containerd.sock"]);
+        assert_eq!(
+            values(&f, "containerd"),
+            ["/run/containerd/containerd.sock"]
+        );
         assert!(f.positional.is_empty());
     }
 
@@ -489,8 +525,14 @@ mod tests {
         let f = parse_command_line(&split_ps_command(line));
         assert_eq!(f.bool("tlsverify"), Some(Ok(true)));
         assert_eq!(f.last("tlscacert").unwrap().value, "/root/docker/ca.pem");
-        assert_eq!(f.last("tlskey").unwrap().value, "/root/docker/server-key.pem");
-        assert_eq!(values(&f, "host"), ["unix:///var/run/docker.sock", "tcp://192.168.235.128:2375"]);
+        assert_eq!(
+            f.last("tlskey").unwrap().value,
+            "/root/docker/server-key.pem"
+        );
+        assert_eq!(
+            values(&f, "host"),
+            ["unix:///var/run/docker.sock", "tcp://192.168.235.128:2375"]
+        );
         assert_eq!(f.all("host")[1].raw, "-H tcp://192.168.235.128:2375");
     }
 

@@ -82,7 +82,8 @@ impl StatEntry {
     /// that a `|` inside the path survives.
     pub fn parse_line(line: &str) -> Option<Self> {
         let fields: Vec<&str> = line.split('|').collect();
-        let (n_tail, long) = if fields.len() >= 8 && fields[fields.len() - 1].parse::<i64>().is_ok() {
+        let (n_tail, long) = if fields.len() >= 8 && fields[fields.len() - 1].parse::<i64>().is_ok()
+        {
             (7, true)
         } else if fields.len() >= 5 {
             (4, false)
@@ -162,12 +163,17 @@ mod tests {
 
     #[test]
     fn stat_lines_parse() {
-        let e = StatEntry::parse_line("/var/run/docker.sock|root|docker|660|socket|0|994|1700000000").unwrap();
+        let e =
+            StatEntry::parse_line("/var/run/docker.sock|root|docker|660|socket|0|994|1700000000")
+                .unwrap();
         assert_eq!(e.path, "/var/run/docker.sock");
         assert_eq!((e.owner.as_str(), e.group.as_str()), ("root", "docker"));
         assert_eq!(e.mode, Mode(0o660));
         assert_eq!(e.kind, "socket");
-        assert_eq!((e.uid, e.gid, e.mtime), (Some(0), Some(994), Some(1_700_000_000)));
+        assert_eq!(
+            (e.uid, e.gid, e.mtime),
+            (Some(0), Some(994), Some(1_700_000_000))
+        );
         let short = StatEntry::parse_line("/etc/docker|root|root|755|directory").unwrap();
         assert_eq!(short.mode, Mode(0o755));
         assert_eq!(short.uid, None);

@@ -26,7 +26,10 @@ fn unescape_hex(s: &str) -> String {
     let mut rest = s;
     while let Some(i) = rest.find("\\x") {
         out.push_str(&rest[..i]);
-        match rest.get(i + 2..i + 4).and_then(|h| u8::from_str_radix(h, 16).ok()) {
+        match rest
+            .get(i + 2..i + 4)
+            .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
             Some(b) => {
                 out.push(char::from(b));
                 rest = &rest[i + 4..];
@@ -46,7 +49,10 @@ fn unescape_octal(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
             out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
             i += 4;
         } else {
@@ -63,7 +69,9 @@ pub fn mount_of_from_mountinfo(mountinfo: &str, path: &str) -> Option<Mount> {
     let mut best: Option<Mount> = None;
     for line in mountinfo.lines() {
         let f: Vec<&str> = line.split_whitespace().collect();
-        let Some(sep) = f.iter().position(|x| *x == "-") else { continue };
+        let Some(sep) = f.iter().position(|x| *x == "-") else {
+            continue;
+        };
         if f.len() < 5 || f.len() < sep + 3 {
             continue;
         }
@@ -71,9 +79,7 @@ pub fn mount_of_from_mountinfo(mountinfo: &str, path: &str) -> Option<Mount> {
         if !is_under(path, &target) {
             continue;
         }
-        let better = best
-            .as_ref()
-            .is_none_or(|b| target.len() >= b.target.len());
+        let better = best.as_ref().is_none_or(|b| target.len() >= b.target.len());
         if better {
             best = Some(Mount {
                 target,
@@ -115,10 +121,28 @@ mod tests {
 31 22 0:25 / /var/lib/dockerx rw - tmpfs tmpfs rw
 32 22 0:26 / /mnt/a\\040b rw - tmpfs tmpfs rw
 ";
-        assert_eq!(mount_of_from_mountinfo(mi, "/var/lib/docker").unwrap().source, "/dev/vdb");
-        assert_eq!(mount_of_from_mountinfo(mi, "/var/lib/docker/100000.100000").unwrap().target, "/var/lib/docker");
+        assert_eq!(
+            mount_of_from_mountinfo(mi, "/var/lib/docker")
+                .unwrap()
+                .source,
+            "/dev/vdb"
+        );
+        assert_eq!(
+            mount_of_from_mountinfo(mi, "/var/lib/docker/100000.100000")
+                .unwrap()
+                .target,
+            "/var/lib/docker"
+        );
         assert_eq!(mount_of_from_mountinfo(mi, "/var/lib").unwrap().target, "/");
-        assert_eq!(mount_of_from_mountinfo(mi, "/var/lib/dockerxy").unwrap().target, "/");
-        assert_eq!(mount_of_from_mountinfo(mi, "/mnt/a b/c").unwrap().target, "/mnt/a b");
+        assert_eq!(
+            mount_of_from_mountinfo(mi, "/var/lib/dockerxy")
+                .unwrap()
+                .target,
+            "/"
+        );
+        assert_eq!(
+            mount_of_from_mountinfo(mi, "/mnt/a b/c").unwrap().target,
+            "/mnt/a b"
+        );
     }
 }

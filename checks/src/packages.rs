@@ -133,9 +133,19 @@ pub fn engine_packages(
             None => states.push(s),
         }
     };
-    dpkg.map(parse_dpkg_query).unwrap_or_default().into_iter().for_each(&mut merge);
-    apt_policy.map(parse_apt_policy).unwrap_or_default().into_iter().for_each(&mut merge);
-    rpm.map(parse_rpm_query).unwrap_or_default().into_iter().for_each(&mut merge);
+    dpkg.map(parse_dpkg_query)
+        .unwrap_or_default()
+        .into_iter()
+        .for_each(&mut merge);
+    apt_policy
+        .map(parse_apt_policy)
+        .unwrap_or_default()
+        .into_iter()
+        .for_each(&mut merge);
+    rpm.map(parse_rpm_query)
+        .unwrap_or_default()
+        .into_iter()
+        .for_each(&mut merge);
     for (name, ver) in yum_updates.map(parse_yum_updates).unwrap_or_default() {
         merge(PackageState {
             name,
@@ -181,7 +191,11 @@ docker-ce:
         assert_eq!(s[0].newer_candidate(), Some("20.10.24+dfsg1-1+deb12u1"));
         assert_eq!(s[1].installed, None);
         let merged = engine_packages(None, Some(APT), None, None);
-        assert_eq!(merged.len(), 1, "docker-ce is neither installed nor offered");
+        assert_eq!(
+            merged.len(),
+            1,
+            "docker-ce is neither installed nor offered"
+        );
     }
 
     #[test]
@@ -194,13 +208,28 @@ docker-ce:
     fn dpkg_and_rpm_and_yum() {
         let d = parse_dpkg_query("docker.io 20.10.24+dfsg1-1+deb12u1 ii \ndocker-ce  un \ncontainerd 1.6.20~ds1-1+b1 ii ");
         assert_eq!(d[0].installed.as_deref(), Some("20.10.24+dfsg1-1+deb12u1"));
-        assert_eq!(d.iter().find(|x| x.name == "docker-ce").and_then(|x| x.installed.clone()), None);
+        assert_eq!(
+            d.iter()
+                .find(|x| x.name == "docker-ce")
+                .and_then(|x| x.installed.clone()),
+            None
+        );
         let r = parse_rpm_query("docker-ce 3:19.03.8-3.el7\npackage docker is not installed\nmoby-engine (none):20.10.1-1.fc33");
         assert_eq!(r.len(), 2);
         assert_eq!(r[1].installed.as_deref(), Some("20.10.1-1.fc33"));
-        let y = parse_yum_updates("docker-ce.x86_64    3:20.10.9-3.el7    docker-ce-stable\nUpdated Packages");
-        assert_eq!(y, [("docker-ce".to_string(), "3:20.10.9-3.el7".to_string())]);
-        let m = engine_packages(None, None, Some("docker-ce 3:19.03.8-3.el7"), Some("docker-ce.x86_64 3:20.10.9-3.el7 docker-ce-stable"));
+        let y = parse_yum_updates(
+            "docker-ce.x86_64    3:20.10.9-3.el7    docker-ce-stable\nUpdated Packages",
+        );
+        assert_eq!(
+            y,
+            [("docker-ce".to_string(), "3:20.10.9-3.el7".to_string())]
+        );
+        let m = engine_packages(
+            None,
+            None,
+            Some("docker-ce 3:19.03.8-3.el7"),
+            Some("docker-ce.x86_64 3:20.10.9-3.el7 docker-ce-stable"),
+        );
         assert_eq!(m.len(), 1);
         assert_eq!(m[0].newer_candidate(), Some("3:20.10.9-3.el7"));
     }

@@ -18,7 +18,11 @@ pub struct ProcLine {
 pub fn dockerd_from_ps_ef(text: &str) -> Vec<ProcLine> {
     text.lines()
         .filter_map(parse_ps_ef_line)
-        .filter(|p| p.argv.first().is_some_and(|a| a.rsplit('/').next() == Some("dockerd")))
+        .filter(|p| {
+            p.argv
+                .first()
+                .is_some_and(|a| a.rsplit('/').next() == Some("dockerd"))
+        })
         .collect()
 }
 
@@ -57,7 +61,13 @@ pub struct Limit {
 impl Limit {
     /// Numeric soft/hard; `unlimited` is -1 (how dockerd writes it).
     pub fn numbers(&self) -> Option<(i64, i64)> {
-        let n = |s: &str| if s == "unlimited" { Some(-1) } else { s.parse().ok() };
+        let n = |s: &str| {
+            if s == "unlimited" {
+                Some(-1)
+            } else {
+                s.parse().ok()
+            }
+        };
         Some((n(&self.soft)?, n(&self.hard)?))
     }
 }
@@ -66,10 +76,14 @@ impl Limit {
 /// from the header, since names contain spaces.
 pub fn parse_proc_limits(text: &str) -> BTreeMap<String, Limit> {
     let mut lines = text.lines();
-    let Some(header) = lines.next() else { return BTreeMap::new() };
-    let (Some(soft_at), Some(hard_at), units_at) =
-        (header.find("Soft Limit"), header.find("Hard Limit"), header.find("Units"))
-    else {
+    let Some(header) = lines.next() else {
+        return BTreeMap::new();
+    };
+    let (Some(soft_at), Some(hard_at), units_at) = (
+        header.find("Soft Limit"),
+        header.find("Hard Limit"),
+        header.find("Units"),
+    ) else {
         return BTreeMap::new();
     };
     let col = |l: &str, a: usize, b: Option<usize>| -> String {
@@ -116,7 +130,9 @@ pub struct BlockDev {
 /// `lsblk` (default columns NAME MAJ:MIN RM SIZE RO TYPE MOUNTPOINT[S]).
 pub fn parse_lsblk(text: &str) -> Vec<BlockDev> {
     let mut lines = text.lines();
-    let Some(header) = lines.next() else { return Vec::new() };
+    let Some(header) = lines.next() else {
+        return Vec::new();
+    };
     if !header.contains("NAME") {
         return Vec::new();
     }
@@ -127,8 +143,8 @@ pub fn parse_lsblk(text: &str) -> Vec<BlockDev> {
                 .char_indices()
                 .find(|(_, c)| !(c.is_whitespace() || "├└│─|`-".contains(*c)))
                 .map(|(i, _)| i)?;
-            let depth = l[..prefix_len].chars().filter(|c| "├└".contains(*c)).count()
-                + l[..prefix_len].chars().filter(|c| *c == '│').count();
+            // Each tree level is two columns wide (`├─`, `│ ` or blanks).
+            let depth = l[..prefix_len].chars().count() / 2;
             let rest = &l[prefix_len..];
             let f: Vec<&str> = rest.split_whitespace().collect();
             if f.len() < 6 {
@@ -153,12 +169,17 @@ mod tests {
     fn ps_ef_line() {
         let p = parse_ps_ef_line("root      65353      1  0 03:02 ?        00:00:00 /usr/bin/dockerd -H unix:///var/run/docker.sock").unwrap();
         assert_eq!(p.pid, 65353);
-        assert_eq!(p.argv, ["/usr/bin/dockerd", "-H", "unix:///var/run/docker.sock"]);
+        assert_eq!(
+            p.argv,
+            ["/usr/bin/dockerd", "-H", "unix:///var/run/docker.sock"]
+        );
     }
 
     #[test]
     fn cgroup_line() {
-        let p = parse_systemctl_cgroup_line("           ├─1061 /usr/bin/dockerd -H tcp://0.0.0.0:2375").unwrap();
+        let p =
+            parse_systemctl_cgroup_line("           ├─1061 /usr/bin/dockerd -H tcp://0.0.0.0:2375")
+                .unwrap();
         assert_eq!(p.pid, 1061);
         assert_eq!(p.argv[2], "tcp://0.0.0.0:2375");
     }

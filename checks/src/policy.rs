@@ -17,7 +17,10 @@ pub enum PolicyError {
     #[error("policy: {0}")]
     Parse(#[from] serde_json::Error),
     #[error("policy field `{field}`: {message}")]
-    Invalid { field: &'static str, message: String },
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,8 +71,14 @@ impl Default for Policy {
     fn default() -> Self {
         Policy {
             docker_group_allowed: vec!["root".to_string()],
-            ulimit_nofile: Ulimit { soft: 20480, hard: 40960 },
-            ulimit_nproc: Ulimit { soft: 1024, hard: 2048 },
+            ulimit_nofile: Ulimit {
+                soft: 20480,
+                hard: 40960,
+            },
+            ulimit_nproc: Ulimit {
+                soft: 1024,
+                hard: 2048,
+            },
             log_driver: "json-file".to_string(),
             log_max_size: ByteSize::parse("50m").expect("valid default"),
             log_max_file: 3,
@@ -91,7 +100,10 @@ impl Policy {
     /// Checks a policy built in code the way deserializing checks one.
     pub fn validate(&self) -> Result<(), PolicyError> {
         let bad = |field, message: String| Err(PolicyError::Invalid { field, message });
-        for (field, u) in [("ulimit_nofile", self.ulimit_nofile), ("ulimit_nproc", self.ulimit_nproc)] {
+        for (field, u) in [
+            ("ulimit_nofile", self.ulimit_nofile),
+            ("ulimit_nproc", self.ulimit_nproc),
+        ] {
             if let Err(m) = Ulimit::check(u.soft, u.hard) {
                 return bad(field, m);
             }
@@ -205,11 +217,15 @@ impl ByteSize {
             .parse()
             .map_err(|_| format!("`{s}` is not a size like 50m"))?;
         if n == 0 {
-            return Err(format!("`{s}`: a size of 0 disables nothing and rotates constantly"));
+            return Err(format!(
+                "`{s}`: a size of 0 disables nothing and rotates constantly"
+            ));
         }
         Ok(ByteSize {
             text: t.to_string(),
-            bytes: n.checked_mul(mult).ok_or_else(|| format!("`{s}` is too large"))?,
+            bytes: n
+                .checked_mul(mult)
+                .ok_or_else(|| format!("`{s}` is too large"))?,
         })
     }
 }
@@ -245,7 +261,12 @@ fn de_ulimit<'de, D: Deserializer<'de>>(d: D, field: &str) -> Result<Ulimit, D::
     let v = serde_json::Value::deserialize(d)?;
     let s = match &v {
         serde_json::Value::String(s) => s.clone(),
-        other => return Err(field_err(field, format!("expected \"SOFT:HARD\", got {other}"))),
+        other => {
+            return Err(field_err(
+                field,
+                format!("expected \"SOFT:HARD\", got {other}"),
+            ))
+        }
     };
     Ulimit::parse(&s).map_err(|m| field_err(field, m))
 }
@@ -260,7 +281,8 @@ fn check_users(users: &[String]) -> Result<(), String> {
     for u in users {
         let ok = !u.is_empty()
             && u.len() <= 32
-            && u.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '$'));
+            && u.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '$'));
         if !ok {
             return Err(format!("`{u}` is not a user name"));
         }
@@ -290,7 +312,12 @@ fn de_log_max_size<'de, D: Deserializer<'de>>(d: D) -> Result<ByteSize, D::Error
     let s = match &v {
         serde_json::Value::String(s) => s.clone(),
         serde_json::Value::Number(n) => n.to_string(),
-        other => return Err(field_err("log_max_size", format!("expected a size like \"50m\", got {other}"))),
+        other => {
+            return Err(field_err(
+                "log_max_size",
+                format!("expected a size like \"50m\", got {other}"),
+            ))
+        }
     };
     ByteSize::parse(&s).map_err(|m| field_err("log_max_size", m))
 }
@@ -310,7 +337,12 @@ fn de_log_max_file<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
         _ => None,
     }
     .and_then(|n| u32::try_from(n).ok())
-    .ok_or_else(|| field_err("log_max_file", format!("expected a positive number, got {v}")))?;
+    .ok_or_else(|| {
+        field_err(
+            "log_max_file",
+            format!("expected a positive number, got {v}"),
+        )
+    })?;
     check_max_file(n).map_err(|m| field_err("log_max_file", m))?;
     Ok(n)
 }
@@ -377,14 +409,22 @@ mod tests {
     #[test]
     fn bad_values_name_their_field() {
         let cases = [
-            (r#"{"ulimit_nofile":"20480:100"}"#, "ulimit_nofile", "above hard limit"),
+            (
+                r#"{"ulimit_nofile":"20480:100"}"#,
+                "ulimit_nofile",
+                "above hard limit",
+            ),
             (r#"{"ulimit_nproc":"abc"}"#, "ulimit_nproc", "SOFT:HARD"),
             (r#"{"ulimit_nproc":1024}"#, "ulimit_nproc", "SOFT:HARD"),
             (r#"{"log_max_size":"fifty"}"#, "log_max_size", "size"),
             (r#"{"log_max_file":0}"#, "log_max_file", "at least 1"),
             (r#"{"tls_ca_cert":"ca.pem"}"#, "tls_ca_cert", "absolute"),
             (r#"{"min_engine_version":"latest"}"#, "", "20.10.0"),
-            (r#"{"docker_group_allowed":["bob smith"]}"#, "docker_group_allowed", "user name"),
+            (
+                r#"{"docker_group_allowed":["bob smith"]}"#,
+                "docker_group_allowed",
+                "user name",
+            ),
             (r#"{"cgroup_parent":""}"#, "cgroup_parent", "null"),
         ];
         for (json, field, needle) in cases {
@@ -395,15 +435,29 @@ mod tests {
 
     #[test]
     fn unknown_fields_are_refused() {
-        let e = Policy::from_json(r#"{"ulimit_nofiles":"1:2"}"#).unwrap_err().to_string();
+        let e = Policy::from_json(r#"{"ulimit_nofiles":"1:2"}"#)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("unknown field"), "{e}");
     }
 
     #[test]
     fn ulimit_forms() {
-        assert_eq!(Ulimit::parse("1024").unwrap(), Ulimit { soft: 1024, hard: 1024 });
-        assert_eq!(Ulimit::parse("-1:-1").unwrap(), Ulimit { soft: -1, hard: -1 });
-        assert!(Ulimit::parse("100:-1").is_ok(), "unlimited hard limit is above any soft limit");
+        assert_eq!(
+            Ulimit::parse("1024").unwrap(),
+            Ulimit {
+                soft: 1024,
+                hard: 1024
+            }
+        );
+        assert_eq!(
+            Ulimit::parse("-1:-1").unwrap(),
+            Ulimit { soft: -1, hard: -1 }
+        );
+        assert!(
+            Ulimit::parse("100:-1").is_ok(),
+            "unlimited hard limit is above any soft limit"
+        );
         assert!(Ulimit::parse("-1:100").is_err());
         assert!(Ulimit::parse("1:2:3").is_err());
     }

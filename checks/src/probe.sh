@@ -16,7 +16,9 @@
 
 LC_ALL=C
 export LC_ALL
-PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:${PATH:-}
+# The sbin directories are appended, not prepended: a non-login ssh session
+# may lack them, and the caller's PATH keeps its order (the tests rely on it).
+PATH=${PATH:+$PATH:}/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export PATH
 
 PROBE_VERSION=1

@@ -56,7 +56,9 @@ pub fn parse_unit(text: &str) -> ServiceSettings {
         if !in_service {
             continue;
         }
-        let Some((k, v)) = t.split_once('=') else { continue };
+        let Some((k, v)) = t.split_once('=') else {
+            continue;
+        };
         let (k, v) = (k.trim(), v.trim());
         match k {
             "ExecStart" => out.exec_start.push(v.to_string()),
@@ -91,7 +93,9 @@ fn logical_lines(text: &str) -> Vec<String> {
 
 /// Applies the files in systemd's order (fragment, then drop-ins): the
 /// ExecStart= that will run, and where it came from.
-pub fn effective_exec_start<'a>(units: &[(&'a str, &ServiceSettings)]) -> Option<(&'a str, String)> {
+pub fn effective_exec_start<'a>(
+    units: &[(&'a str, &ServiceSettings)],
+) -> Option<(&'a str, String)> {
     let mut cur: Option<(&str, String)> = None;
     for (path, s) in units {
         for e in &s.exec_start {
@@ -114,7 +118,9 @@ pub fn parse_env_file(text: &str) -> Vec<(String, String)> {
         if t.is_empty() || t.starts_with('#') || t.starts_with(';') {
             continue;
         }
-        let Some((k, v)) = t.split_once('=') else { continue };
+        let Some((k, v)) = t.split_once('=') else {
+            continue;
+        };
         let k = k.trim();
         if k.is_empty() || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             continue;
@@ -134,7 +140,10 @@ pub fn parse_environment_assignments(value: &str) -> Vec<(String, String)> {
     split_words(value)
         .unwrap_or_default()
         .into_iter()
-        .filter_map(|w| w.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+        .filter_map(|w| {
+            w.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+        })
         .collect()
 }
 
@@ -203,7 +212,9 @@ fn split_raw(s: &str) -> Result<Vec<Word>, String> {
         let is_var = !quoted
             && w.len() > 1
             && w.starts_with('$')
-            && w[1..].chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            && w[1..]
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_');
         words.push(if is_var {
             Word::SplitVar(w[1..].to_string())
         } else {
@@ -280,18 +291,26 @@ mod tests {
         let frag = parse_unit(
             "[Unit]\nDescription=Docker\n[Service]\nType=notify\nEnvironmentFile=-/etc/default/docker\nExecStart=/usr/sbin/dockerd -H fd:// $DOCKER_OPTS\nLimitNOFILE=infinity\n",
         );
-        let drop = parse_unit("[Service]\nExecStart=\nExecStart=/usr/sbin/dockerd \\\n  -H fd:// --live-restore\n");
+        let drop = parse_unit(
+            "[Service]\nExecStart=\nExecStart=/usr/sbin/dockerd \\\n  -H fd:// --live-restore\n",
+        );
         assert_eq!(frag.environment_files, ["-/etc/default/docker"]);
         assert_eq!(frag.other["LimitNOFILE"], "infinity");
         let (from, exec) = effective_exec_start(&[("frag", &frag), ("drop", &drop)]).unwrap();
         assert_eq!(from, "drop");
-        assert_eq!(expand_exec(&exec, &BTreeMap::new()).unwrap(), ["/usr/sbin/dockerd", "-H", "fd://", "--live-restore"]);
+        assert_eq!(
+            expand_exec(&exec, &BTreeMap::new()).unwrap(),
+            ["/usr/sbin/dockerd", "-H", "fd://", "--live-restore"]
+        );
     }
 
     #[test]
     fn exec_start_expansion_follows_systemd() {
         let env: BTreeMap<String, String> = [
-            ("DOCKER_OPTS".to_string(), "--icc=false   --log-level warn".to_string()),
+            (
+                "DOCKER_OPTS".to_string(),
+                "--icc=false   --log-level warn".to_string(),
+            ),
             ("ROOT".to_string(), "/data docker".to_string()),
         ]
         .into();
@@ -302,7 +321,15 @@ mod tests {
         .unwrap();
         assert_eq!(
             argv,
-            ["/usr/bin/dockerd", "--icc=false", "--log-level", "warn", "--data-root=/data docker", "--label=a b", ""]
+            [
+                "/usr/bin/dockerd",
+                "--icc=false",
+                "--log-level",
+                "warn",
+                "--data-root=/data docker",
+                "--label=a b",
+                ""
+            ]
         );
     }
 
@@ -313,13 +340,19 @@ mod tests {
         assert_eq!(
             env,
             [
-                ("DOCKER_OPTS".to_string(), "--live-restore --icc=false".to_string()),
+                (
+                    "DOCKER_OPTS".to_string(),
+                    "--live-restore --icc=false".to_string()
+                ),
                 ("OPTIONS".to_string(), "--selinux-enabled".to_string()),
             ]
         );
         assert_eq!(
             parse_environment_assignments("\"A=b c\" D=e"),
-            [("A".to_string(), "b c".to_string()), ("D".to_string(), "e".to_string())]
+            [
+                ("A".to_string(), "b c".to_string()),
+                ("D".to_string(), "e".to_string())
+            ]
         );
     }
 }

@@ -38,13 +38,18 @@ mod tests {
     fn serialized_shape() {
         let f = Finding {
             id: "live-restore",
-            verdict: Verdict::NotApplicable { why: "swarm".into() },
+            verdict: Verdict::NotApplicable {
+                why: "swarm".into(),
+            },
             evidence: vec!["/info: Swarm.LocalNodeState=active".into()],
         };
         assert_eq!(
             serde_json::to_string(&f).unwrap(),
             r#"{"id":"live-restore","verdict":{"status":"not-applicable","why":"swarm"},"evidence":["/info: Swarm.LocalNodeState=active"]}"#
         );
-        assert_eq!(serde_json::to_string(&Verdict::Pass).unwrap(), r#"{"status":"pass"}"#);
+        assert_eq!(
+            serde_json::to_string(&Verdict::Pass).unwrap(),
+            r#"{"status":"pass"}"#
+        );
     }
 }

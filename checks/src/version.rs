@@ -36,7 +36,11 @@ impl EngineVersion {
     pub fn parse(s: &str) -> Option<Self> {
         let s = s.trim();
         let s = match s.split_once(':') {
-            Some((epoch, rest)) if !epoch.is_empty() && epoch.bytes().all(|b| b.is_ascii_digit()) => rest,
+            Some((epoch, rest))
+                if !epoch.is_empty() && epoch.bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                rest
+            }
             _ => s,
         };
         let s = s.strip_prefix('v').unwrap_or(s);
@@ -169,7 +173,11 @@ mod tests {
             ("20.10", (20, 10, 0)),
         ];
         for (s, (a, b, c)) in cases {
-            assert_eq!(EngineVersion::parse(s), Some(EngineVersion::new(a, b, c)), "{s}");
+            assert_eq!(
+                EngineVersion::parse(s),
+                Some(EngineVersion::new(a, b, c)),
+                "{s}"
+            );
         }
         assert_eq!(EngineVersion::parse("latest"), None);
         assert_eq!(EngineVersion::parse(""), None);
@@ -179,7 +187,10 @@ mod tests {
     fn engine_versions_order_numerically_not_as_text() {
         let v = |s| EngineVersion::parse(s).unwrap();
         assert!(v("19.03.8") < v("20.10.0"));
-        assert!(v("20.10.24+dfsg1") > v("20.10.9"), "24 > 9, though \"24\" < \"9\" as text");
+        assert!(
+            v("20.10.24+dfsg1") > v("20.10.9"),
+            "24 > 9, though \"24\" < \"9\" as text"
+        );
         assert!(v("26.1.5") > v("20.10.24"));
         assert!(v("17.06.2-ce") < v("17.12.0"));
         assert!(v("17.12.1-ce") >= v("17.12.0"));
@@ -198,7 +209,11 @@ mod tests {
             ("19.03.8", "19.03.8", Equal),
             ("19.03.8", "19.03.10", Less),
             ("17.06.2-ce", "17.06.2", Greater),
-            ("20.10.24+dfsg1-1+deb12u1+b6", "20.10.24+dfsg1-1+deb12u1", Greater),
+            (
+                "20.10.24+dfsg1-1+deb12u1+b6",
+                "20.10.24+dfsg1-1+deb12u1",
+                Greater,
+            ),
             ("3:19.03.8-3.el7", "3:20.10.9-3.el7", Less),
         ];
         for (a, b, want) in cases {

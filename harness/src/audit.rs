@@ -46,7 +46,10 @@ impl AuditRun {
     }
 
     pub fn verdict_of(&self, id: &str) -> Option<&shipshape_checks::Verdict> {
-        self.findings.iter().find(|f| f.id == id).map(|f| &f.verdict)
+        self.findings
+            .iter()
+            .find(|f| f.id == id)
+            .map(|f| &f.verdict)
     }
 }
 

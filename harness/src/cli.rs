@@ -15,14 +15,18 @@ use shipshape_harness::instance;
 use shipshape_harness::paths::Home;
 use shipshape_harness::platform::Platform;
 use shipshape_harness::progress::Progress;
-use shipshape_harness::shell;
 use shipshape_harness::report::{self, Format};
+use shipshape_harness::shell;
 use shipshape_harness::target::{self, Conn, TargetSpec};
 use shipshape_harness::transport::{SshSession, SshTarget};
 use shipshape_harness::{audit as auditing, fix, policy, scenario, suite};
 
 #[derive(Parser)]
-#[command(name = "shipshape", version, about = "Docker host hardening baseline as code, proven in real VMs")]
+#[command(
+    name = "shipshape",
+    version,
+    about = "Docker host hardening baseline as code, proven in real VMs"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -90,9 +94,10 @@ struct FixArgs {
 
 #[derive(clap::Args)]
 struct AuditArgs {
-    /// ssh://user@host[:port], or a platform (debian-12, debian-13) to boot its default VM.
+    /// ssh://user@host[:port], a running VM's name (`vm list`), or a platform
+    /// (debian-12, debian-13) to boot a fresh VM of it.
     #[arg(long, conflicts_with = "local")]
-    target: Option<TargetSpec>,
+    target: Option<String>,
     /// Audit this machine.
     #[arg(long)]
     local: bool,
@@ -185,7 +190,9 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         .trim()
         .parse()
         .map_err(|_| format!("`{s}` is not a size (e.g. 2G, 512M)"))?;
-    let bytes = n.checked_mul(mult).ok_or_else(|| format!("`{s}` is too large"))?;
+    let bytes = n
+        .checked_mul(mult)
+        .ok_or_else(|| format!("`{s}` is too large"))?;
     if bytes < (1 << 20) {
         return Err(format!("`{s}` is too small for a disk (at least 1M)"));
     }
@@ -231,7 +238,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     let home = Home::from_env();
     let reaped = instance::reap_stale(&home);
     if !reaped.is_empty() {
-        eprintln!("reaped instances left by a killed run: {}", reaped.join(", "));
+        eprintln!(
+            "reaped instances left by a killed run: {}",
+            reaped.join(", ")
+        );
     }
     match cli.command {
         Command::Image(ImageCmd::Build { platform, force }) => {
@@ -249,7 +259,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             println!("{}", image.qcow2.display());
         }
         Command::Image(ImageCmd::List) => {
-            println!("{:<10} {:<14} {:<22} {:>8}  PATH", "PLATFORM", "RECIPE", "DOCKER", "BUILD");
+            println!(
+                "{:<10} {:<14} {:<22} {:>8}  PATH",
+                "PLATFORM", "RECIPE", "DOCKER", "BUILD"
+            );
             for img in image::list(&home) {
                 let current = image::recipe::hash(img.platform) == img.meta.recipe_hash;
                 println!(
@@ -268,7 +281,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Test(args) => return test(&home, args).await,
         Command::Fix(args) => return fix_cmd(&home, args).await,
         Command::Controls => {
-            println!("{:<26} {:<7} {:<9} {:<4} TITLE", "ID", "CIS", "SEVERITY", "FIX");
+            println!(
+                "{:<26} {:<7} {:<9} {:<4} TITLE",
+                "ID", "CIS", "SEVERITY", "FIX"
+            );
             for c in shipshape_checks::catalogue() {
                 println!(
                     "{:<26} {:<7} {:<9} {:<4} {}",
@@ -292,7 +308,12 @@ fn find(home: &Home, name: &str) -> Result<instance::InstanceRecord> {
 
 async fn vm(home: &Home, cmd: VmCmd) -> Result<ExitCode> {
     match cmd {
-        VmCmd::Up { platform, name, data_disk, memory } => {
+        VmCmd::Up {
+            platform,
+            name,
+            data_disk,
+            memory,
+        } => {
             let name = name.unwrap_or_else(|| platform.name().to_string());
             validate_name(&name)?;
             let progress = Progress::new(&format!("vm {name}"));
@@ -311,7 +332,10 @@ async fn vm(home: &Home, cmd: VmCmd) -> Result<ExitCode> {
                 rec.accel
             ));
             let known_hosts = rec.dir.join("known_hosts");
-            std::fs::write(&known_hosts, format!("[127.0.0.1]:{} {}\n", rec.ssh_port, rec.host_key))?;
+            std::fs::write(
+                &known_hosts,
+                format!("[127.0.0.1]:{} {}\n", rec.ssh_port, rec.host_key),
+            )?;
             println!("{}", ssh_command(&rec).join(" "));
         }
         VmCmd::Ssh { name, command } => {
@@ -325,8 +349,14 @@ async fn vm(home: &Home, cmd: VmCmd) -> Result<ExitCode> {
             }
             let vm = QemuVm::attach(rec)?;
             let session = SshSession::connect(vm.ssh_target(), Duration::from_secs(15)).await?;
-            let line = if command.len() == 1 { command[0].clone() } else { shell::join(&command) };
-            let out = session.exec_timeout(&line, Duration::from_secs(3600)).await?;
+            let line = if command.len() == 1 {
+                command[0].clone()
+            } else {
+                shell::join(&command)
+            };
+            let out = session
+                .exec_timeout(&line, Duration::from_secs(3600))
+                .await?;
             print!("{}", out.stdout);
             eprint!("{}", out.stderr);
             session.close().await;
@@ -348,9 +378,16 @@ async fn vm(home: &Home, cmd: VmCmd) -> Result<ExitCode> {
             eprintln!("{name}: stopped and removed");
         }
         VmCmd::List => {
-            println!("{:<16} {:<10} {:>6} {:>8} {:<5} {:<8} {}", "NAME", "PLATFORM", "PORT", "PID", "ACCEL", "STATE", "OWNER");
+            println!(
+                "{:<16} {:<10} {:>6} {:>8} {:<5} {:<8} {}",
+                "NAME", "PLATFORM", "PORT", "PID", "ACCEL", "STATE", "OWNER"
+            );
             for rec in instance::list(home) {
-                let state = if rec.qemu_alive() { "running" } else { "stopped" };
+                let state = if rec.qemu_alive() {
+                    "running"
+                } else {
+                    "stopped"
+                };
                 let owner = match rec.owner {
                     Some(o) => format!("pid {}", o.pid),
                     None => "vm up".into(),
@@ -374,49 +411,29 @@ async fn vm(home: &Home, cmd: VmCmd) -> Result<ExitCode> {
 async fn audit(home: &Home, args: AuditArgs) -> Result<ExitCode> {
     // Everything that can be wrong with the input is checked before the
     // target is touched.
-    let policy = match &args.policy {
-        Some(p) => policy::load(p)?,
-        None => shipshape_checks::Policy::default(),
-    };
-    let spec = match (&args.target, args.local) {
-        (_, true) => TargetSpec::Local,
-        (Some(t), false) => t.clone(),
-        (None, false) => bail!("say what to audit: --target ssh://user@host[:port], --target debian-12, or --local"),
-    };
+    let policy = load_policy(&args.policy)?;
     let mut vm_holder = None;
-    let session = match spec {
-        TargetSpec::Local => None,
-        TargetSpec::Ssh { user, host, port } => {
-            let key_path = args.identity.clone().unwrap_or_else(target::default_key);
-            if !key_path.is_file() {
-                bail!("key file {} does not exist (pass -i KEY)", key_path.display());
-            }
-            let host_key = match &args.host_key {
-                Some(k) => shipshape_harness::transport::ssh::parse_public_key(k)
-                    .map_err(|e| anyhow::anyhow!("--host-key: {e}"))?,
-                None => {
-                    let kh = args.known_hosts.clone().unwrap_or_else(|| {
-                        PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into()))
-                            .join(".ssh/known_hosts")
-                    });
-                    target::known_host_key(&kh, &host, port).map_err(anyhow::Error::msg)?
+    let session = match (&args.target, args.local) {
+        (_, true) => None,
+        (None, false) => bail!("say what to audit: --target ssh://user@host[:port], --target <vm name>, --target debian-12, or --local"),
+        (Some(t), false) => match instance::find(home, t) {
+            Some(_) => Some(connect(home, t, &args.identity, &args.host_key, &args.known_hosts).await?),
+            None => match t.parse::<TargetSpec>()? {
+                TargetSpec::Platform(platform) => {
+                    let progress = Progress::new(&format!("audit {platform}"));
+                    let image = image::ensure(home, platform, &progress).await?;
+                    progress.stage("booting");
+                    let mut opts = BootOptions::new(format!("audit-{}-{}", platform, std::process::id()));
+                    opts.snapshot = false;
+                    let vm = QemuVm::boot(home, &image, opts).await?;
+                    let t = vm.ssh_target().clone();
+                    progress.finish("booted");
+                    vm_holder = Some(vm);
+                    Some(target::connect_ssh(&t).await?)
                 }
-            };
-            let t = SshTarget { host, port, user, key_path, host_key: Some(host_key) };
-            Some(target::connect_ssh(&t).await?)
-        }
-        TargetSpec::Platform(platform) => {
-            let progress = Progress::new(&format!("audit {platform}"));
-            let image = image::ensure(home, platform, &progress).await?;
-            progress.stage("booting");
-            let mut opts = BootOptions::new(format!("audit-{}-{}", platform, std::process::id()));
-            opts.snapshot = false;
-            let vm = QemuVm::boot(home, &image, opts).await?;
-            let t = vm.ssh_target().clone();
-            progress.finish("booted");
-            vm_holder = Some(vm);
-            Some(target::connect_ssh(&t).await?)
-        }
+                _ => Some(connect(home, t, &args.identity, &args.host_key, &args.known_hosts).await?),
+            },
+        },
     };
     let conn = match &session {
         Some(s) => Conn::Ssh(s),
@@ -440,7 +457,55 @@ async fn audit(home: &Home, args: AuditArgs) -> Result<ExitCode> {
         }
         None => print!("{text}"),
     }
-    Ok(if run.failed() > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if run.failed() > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Connects to a running VM by name, or to an ssh:// URL with a pinned host
+/// key (from --host-key, else known_hosts). All input is checked first.
+async fn connect(
+    home: &Home,
+    t: &str,
+    identity: &Option<PathBuf>,
+    host_key: &Option<String>,
+    known_hosts: &Option<PathBuf>,
+) -> Result<SshSession> {
+    let target = if let Some(rec) = instance::find(home, t) {
+        QemuVm::attach(rec)?.ssh_target().clone()
+    } else {
+        let TargetSpec::Ssh { user, host, port } = t.parse::<TargetSpec>()? else {
+            bail!("`{t}` is a platform, not a host: use ssh://user@host[:port] or a running VM's name");
+        };
+        let key_path = identity.clone().unwrap_or_else(target::default_key);
+        if !key_path.is_file() {
+            bail!(
+                "key file {} does not exist (pass -i KEY)",
+                key_path.display()
+            );
+        }
+        let host_key = match host_key {
+            Some(k) => shipshape_harness::transport::ssh::parse_public_key(k)
+                .map_err(|e| anyhow::anyhow!("--host-key: {e}"))?,
+            None => {
+                let kh = known_hosts.clone().unwrap_or_else(|| {
+                    PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into()))
+                        .join(".ssh/known_hosts")
+                });
+                target::known_host_key(&kh, &host, port).map_err(anyhow::Error::msg)?
+            }
+        };
+        SshTarget {
+            host,
+            port,
+            user,
+            key_path,
+            host_key: Some(host_key),
+        }
+    };
+    Ok(target::connect_ssh(&target).await?)
 }
 
 fn load_policy(path: &Option<PathBuf>) -> Result<shipshape_checks::Policy> {
@@ -463,14 +528,26 @@ async fn test(home: &Home, args: TestArgs) -> Result<ExitCode> {
     let all = scenario::load_dir(&dir)?;
     let chosen = suite::select(&all, &args.scenarios);
     if chosen.is_empty() {
-        bail!("no scenario in {} matches {:?}", dir.display(), args.scenarios);
+        bail!(
+            "no scenario in {} matches {:?}",
+            dir.display(),
+            args.scenarios
+        );
     }
-    let platforms = if args.platforms.is_empty() { vec![Platform::Debian12] } else { args.platforms.clone() };
+    let platforms = if args.platforms.is_empty() {
+        vec![Platform::Debian12]
+    } else {
+        args.platforms.clone()
+    };
     let mut runs = Vec::new();
     for p in &platforms {
         let run = suite::run_platform(home, *p, &chosen, &policy, |r| {
             let mark = if r.passed() { "ok  " } else { "FAIL" };
-            eprintln!("{mark} {p} {:<24} {:>6.1}s", r.scenario, r.duration.as_secs_f64());
+            eprintln!(
+                "{mark} {p} {:<24} {:>6.1}s",
+                r.scenario,
+                r.duration.as_secs_f64()
+            );
             if let Some(f) = &r.failure {
                 eprintln!("     {}", f.lines().next().unwrap_or_default());
             }
@@ -497,19 +574,32 @@ async fn test(home: &Home, args: TestArgs) -> Result<ExitCode> {
         print!("{:<24}", sc.name);
         for r in &runs {
             let cell = match r.results.iter().find(|x| x.scenario == sc.name) {
-                Some(x) if x.passed() => { passed += 1; format!("pass {:>4.0}s", x.duration.as_secs_f64()) }
-                Some(x) => { failed += 1; format!("FAIL {:>4.0}s", x.duration.as_secs_f64()) }
+                Some(x) if x.passed() => {
+                    passed += 1;
+                    format!("pass {:>4.0}s", x.duration.as_secs_f64())
+                }
+                Some(x) => {
+                    failed += 1;
+                    format!("FAIL {:>4.0}s", x.duration.as_secs_f64())
+                }
                 None => "-".into(),
             };
             print!(" {cell:<10}");
         }
         println!();
     }
-    println!("\n{passed} passed, {failed} failed; JUnit: {}", args.junit.display());
+    println!(
+        "\n{passed} passed, {failed} failed; JUnit: {}",
+        args.junit.display()
+    );
     if runs.iter().any(|r| r.error.is_some()) {
         return Ok(ExitCode::from(2));
     }
-    Ok(if failed > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 async fn fix_cmd(home: &Home, args: FixArgs) -> Result<ExitCode> {
@@ -522,27 +612,10 @@ async fn fix_cmd(home: &Home, args: FixArgs) -> Result<ExitCode> {
     let session = if args.local {
         None
     } else {
-        let t = args.target.clone().context("say what to fix: --target ssh://user@host[:port], --target <vm name>, or --local")?;
-        let target = if let Some(rec) = instance::find(home, &t) {
-            QemuVm::attach(rec)?.ssh_target().clone()
-        } else {
-            let TargetSpec::Ssh { user, host, port } = t.parse::<TargetSpec>()? else {
-                bail!("fix needs ssh://user@host[:port] or the name of a running VM, not `{t}`");
-            };
-            let key_path = args.identity.clone().unwrap_or_else(target::default_key);
-            if !key_path.is_file() {
-                bail!("key file {} does not exist (pass -i KEY)", key_path.display());
-            }
-            let host_key = match &args.host_key {
-                Some(k) => shipshape_harness::transport::ssh::parse_public_key(k).map_err(|e| anyhow::anyhow!("--host-key: {e}"))?,
-                None => {
-                    let kh = args.known_hosts.clone().unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into())).join(".ssh/known_hosts"));
-                    target::known_host_key(&kh, &host, port).map_err(anyhow::Error::msg)?
-                }
-            };
-            SshTarget { host, port, user, key_path, host_key: Some(host_key) }
-        };
-        Some(target::connect_ssh(&target).await?)
+        let t = args.target.clone().context(
+            "say what to fix: --target ssh://user@host[:port], --target <vm name>, or --local",
+        )?;
+        Some(connect(home, &t, &args.identity, &args.host_key, &args.known_hosts).await?)
     };
     let conn = match &session {
         Some(s) => Conn::Ssh(s),
@@ -576,13 +649,19 @@ async fn fix_cmd(home: &Home, args: FixArgs) -> Result<ExitCode> {
             facts = auditing::run(&conn, &policy).await?.facts;
         }
     }
-    Ok(if rolled_back { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if rolled_back {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn validate_name(name: &str) -> Result<()> {
     if name.is_empty()
         || name.len() > 40
-        || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
     {
         bail!("bad VM name `{name}`: use 1-40 letters, digits, `-` or `_`");
     }

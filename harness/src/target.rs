@@ -11,7 +11,11 @@ use crate::transport::ssh::{self, ExecOutput, SshError, SshSession, SshTarget};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TargetSpec {
     /// `ssh://user@host[:port]`
-    Ssh { user: String, host: String, port: u16 },
+    Ssh {
+        user: String,
+        host: String,
+        port: u16,
+    },
     /// `--local`
     Local,
     /// A platform name: boot that platform's default VM.
@@ -192,18 +196,40 @@ mod tests {
     fn parses_targets() {
         assert_eq!(
             "ssh://root@10.0.0.5:2222".parse::<TargetSpec>().unwrap(),
-            TargetSpec::Ssh { user: "root".into(), host: "10.0.0.5".into(), port: 2222 }
+            TargetSpec::Ssh {
+                user: "root".into(),
+                host: "10.0.0.5".into(),
+                port: 2222
+            }
         );
         assert_eq!(
             "ssh://ops@host.example".parse::<TargetSpec>().unwrap(),
-            TargetSpec::Ssh { user: "ops".into(), host: "host.example".into(), port: 22 }
+            TargetSpec::Ssh {
+                user: "ops".into(),
+                host: "host.example".into(),
+                port: 22
+            }
         );
         assert_eq!(
             "ssh://a@[::1]:22".parse::<TargetSpec>().unwrap(),
-            TargetSpec::Ssh { user: "a".into(), host: "::1".into(), port: 22 }
+            TargetSpec::Ssh {
+                user: "a".into(),
+                host: "::1".into(),
+                port: 22
+            }
         );
-        assert_eq!("debian-13".parse::<TargetSpec>().unwrap(), TargetSpec::Platform(Platform::Debian13));
-        for bad in ["http://x", "ssh://host", "ssh://u@h:99999", "ssh://u@:22", "ssh://u@h:x", "centos-7"] {
+        assert_eq!(
+            "debian-13".parse::<TargetSpec>().unwrap(),
+            TargetSpec::Platform(Platform::Debian13)
+        );
+        for bad in [
+            "http://x",
+            "ssh://host",
+            "ssh://u@h:99999",
+            "ssh://u@:22",
+            "ssh://u@h:x",
+            "centos-7",
+        ] {
             let e = bad.parse::<TargetSpec>().unwrap_err().to_string();
             assert!(e.contains(bad), "{e}");
         }

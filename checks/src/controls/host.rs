@@ -92,7 +92,9 @@ pub(super) fn docker_group(ctx: &Ctx) -> Outcome {
             ev.push(format!("passwd: {p} has {name} as primary group"));
         }
         for m in g.all_members() {
-            if !ctx.policy.docker_group_allowed.iter().any(|a| a == m) && !bad.contains(&m.to_string()) {
+            if !ctx.policy.docker_group_allowed.iter().any(|a| a == m)
+                && !bad.contains(&m.to_string())
+            {
                 bad.push(m.to_string());
             }
         }
@@ -157,13 +159,23 @@ pub(super) fn docker_version(ctx: &Ctx) -> Outcome {
     let min = ctx.policy.min_engine_version;
     ev.push(format!("policy min_engine_version: {min}"));
     let Some((engine, _)) = engine else {
-        return Outcome::manual("the engine version is unknown (no daemon answer, no package)", ev);
+        return Outcome::manual(
+            "the engine version is unknown (no daemon answer, no package)",
+            ev,
+        );
     };
     let mut failures = Vec::new();
     if engine < min {
-        failures.push(format!("engine {engine} is older than the policy minimum {min}"));
+        failures.push(format!(
+            "engine {engine} is older than the policy minimum {min}"
+        ));
     }
-    let installed: Vec<_> = ctx.facts.packages.iter().filter(|p| p.installed.is_some()).collect();
+    let installed: Vec<_> = ctx
+        .facts
+        .packages
+        .iter()
+        .filter(|p| p.installed.is_some())
+        .collect();
     for p in &installed {
         if let Some(c) = p.newer_candidate() {
             failures.push(format!(
@@ -186,6 +198,8 @@ pub(super) fn docker_version(ctx: &Ctx) -> Outcome {
             ev,
         );
     }
-    ev.push(format!("engine {engine} meets the minimum and is the newest the package source offers"));
+    ev.push(format!(
+        "engine {engine} meets the minimum and is the newest the package source offers"
+    ));
     Outcome::pass(ev)
 }

@@ -42,7 +42,8 @@ impl<'a> Ctx<'a> {
         }
         self.facts.packages.iter().find_map(|p| {
             let inst = p.installed.as_deref()?;
-            EngineVersion::parse(inst).map(|ev| (ev, format!("{}: {} {inst} installed", p.source, p.name)))
+            EngineVersion::parse(inst)
+                .map(|ev| (ev, format!("{}: {} {inst} installed", p.source, p.name)))
         })
     }
 
@@ -70,25 +71,27 @@ impl<'a> Ctx<'a> {
             }
         };
         let last = root.rsplit('/').next().unwrap_or("");
-        let looks_remapped = last
-            .split_once('.')
-            .is_some_and(|(a, b)| !a.is_empty() && !b.is_empty() && (a.to_owned() + b).bytes().all(|c| c.is_ascii_digit()));
+        let looks_remapped = last.split_once('.').is_some_and(|(a, b)| {
+            !a.is_empty() && !b.is_empty() && (a.to_owned() + b).bytes().all(|c| c.is_ascii_digit())
+        });
         let userns_on = self.api.has_security_option("userns") == Some(true)
             || self.eff.string(&USERNS_REMAP).any(|v| v.is_some());
         let base = if looks_remapped && userns_on {
-            let parent = root.rsplit_once('/').map_or("/", |(p, _)| if p.is_empty() { "/" } else { p });
-            evidence.push(format!("userns-remap is on: {root} is the remapped root, {parent} is the data root"));
+            let parent = root
+                .rsplit_once('/')
+                .map_or("/", |(p, _)| if p.is_empty() { "/" } else { p });
+            evidence.push(format!(
+                "userns-remap is on: {root} is the remapped root, {parent} is the data root"
+            ));
             parent.to_string()
         } else {
             root.clone()
         };
-        DataRoot { root, base, evidence }
+        DataRoot { base, evidence }
     }
 }
 
 pub(crate) struct DataRoot {
-    /// DockerRootDir.
-    pub root: String,
     /// The directory that holds it all (the parent under userns-remap).
     pub base: String,
     pub evidence: Vec<String>,
@@ -129,17 +132,22 @@ impl Outcome {
 
 /// Finishes a daemon-configuration verdict: the configuration problems and
 /// global notes go into the evidence; any problem or failure is a fail.
-pub(crate) fn decide(ctx: &Ctx, mut evidence: Vec<String>, problems: &[String], failures: Vec<String>) -> Outcome {
+pub(crate) fn decide(
+    ctx: &Ctx,
+    mut evidence: Vec<String>,
+    problems: &[String],
+    failures: Vec<String>,
+) -> Outcome {
     for n in &ctx.eff.notes {
         evidence.push(format!("note: {n}"));
     }
-    for p in problems {
+    for p in ctx.eff.fatal.iter().chain(problems) {
         evidence.push(format!("problem: {p}"));
     }
     for f in &failures {
         evidence.push(format!("fail: {f}"));
     }
-    if problems.is_empty() && failures.is_empty() {
+    if ctx.eff.fatal.is_empty() && problems.is_empty() && failures.is_empty() {
         Outcome::pass(evidence)
     } else {
         Outcome::fail(evidence)
@@ -148,7 +156,13 @@ pub(crate) fn decide(ctx: &Ctx, mut evidence: Vec<String>, problems: &[String], 
 
 /// The common shape: a boolean option that must be `want`, optionally
 /// cross-checked with the daemon's answer.
-pub(crate) fn bool_option(ctx: &Ctx, opt: &Opt, default: bool, want: bool, api: Option<(bool, &str)>) -> Outcome {
+pub(crate) fn bool_option(
+    ctx: &Ctx,
+    opt: &Opt,
+    default: bool,
+    want: bool,
+    api: Option<(bool, &str)>,
+) -> Outcome {
     let r: Resolved<bool> = ctx.eff.bool(opt, default);
     let mut evidence = r.evidence.clone();
     let mut failures = Vec::new();
@@ -160,7 +174,9 @@ pub(crate) fn bool_option(ctx: &Ctx, opt: &Opt, default: bool, want: bool, api: 
     if let Some((v, label)) = api {
         evidence.push(format!("{label}={v}"));
         if v != want {
-            failures.push(format!("the running daemon reports {label}={v} (must be {want})"));
+            failures.push(format!(
+                "the running daemon reports {label}={v} (must be {want})"
+            ));
         } else if r.values.iter().any(|(_, c)| *c != v) {
             evidence.push(format!("the configuration and {label} disagree: dockerd was not restarted since the change"));
         }

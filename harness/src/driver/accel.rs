@@ -47,7 +47,11 @@ pub fn choose(kernel: &Path, cache_dir: &Path) -> Accel {
             }
         }
     }
-    let accel = if probe_kvm(kernel) { Accel::Kvm } else { Accel::Tcg };
+    let accel = if probe_kvm(kernel) {
+        Accel::Kvm
+    } else {
+        Accel::Tcg
+    };
     let word = if accel == Accel::Kvm { "kvm" } else { "tcg" };
     let _ = std::fs::write(&cache, format!("{} {word}\n", boot_id.trim()));
     accel
@@ -67,7 +71,15 @@ fn probe_kvm(kernel: &Path) -> bool {
     };
     let log = dir.path().join("console.log");
     let child = std::process::Command::new("qemu-system-x86_64")
-        .args(["-accel", "kvm", "-m", "256", "-display", "none", "-no-reboot"])
+        .args([
+            "-accel",
+            "kvm",
+            "-m",
+            "256",
+            "-display",
+            "none",
+            "-no-reboot",
+        ])
         .arg("-kernel")
         .arg(kernel)
         .args(["-append", "console=ttyS0 panic=-1"])

@@ -157,12 +157,23 @@ impl QemuVm {
         let overlay = dir.join("root.qcow2");
         let backing = image.qcow2.display().to_string();
         qemu_img(&[
-            "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", &backing,
+            "create",
+            "-q",
+            "-f",
+            "qcow2",
+            "-F",
+            "qcow2",
+            "-b",
+            &backing,
             &overlay.display().to_string(),
         ])?;
         let data = dir.join("data.qcow2");
         qemu_img(&[
-            "create", "-q", "-f", "qcow2", &data.display().to_string(),
+            "create",
+            "-q",
+            "-f",
+            "qcow2",
+            &data.display().to_string(),
             &opts.data_disk_bytes.to_string(),
         ])?;
         let accel = accel::choose(&image.kernel, &home.root().to_path_buf());
@@ -172,8 +183,16 @@ impl QemuVm {
         let mut last_err = String::new();
         for _attempt in 0..5 {
             let port = free_port().map_err(io("finding a free loopback port"))?;
-            let (mut child, pid_guard) =
-                spawn_qemu(&dir, image, &opts, accel, port, &overlay, &data, image_disk_cache(false))?;
+            let (mut child, pid_guard) = spawn_qemu(
+                &dir,
+                image,
+                &opts,
+                accel,
+                port,
+                &overlay,
+                &data,
+                image_disk_cache(false),
+            )?;
             tokio::time::sleep(Duration::from_millis(200)).await;
             if let Ok(Some(_)) = child.try_wait() {
                 let stderr = std::fs::read_to_string(dir.join("qemu.stderr")).unwrap_or_default();
@@ -215,7 +234,10 @@ impl QemuVm {
         }
         Err(DriverError::Tool {
             tool: "qemu-system-x86_64".into(),
-            detail: format!("could not forward SSH to a loopback port: {}", last_err.trim()),
+            detail: format!(
+                "could not forward SSH to a loopback port: {}",
+                last_err.trim()
+            ),
         })
     }
 
@@ -230,7 +252,16 @@ impl QemuVm {
         let port = free_port().map_err(io("finding a free loopback port"))?;
         let mut opts = BootOptions::new("image-build");
         opts.snapshot = false;
-        let (child, guard) = spawn_qemu(dir, image, &opts, accel, port, &image.qcow2, Path::new(""), image_disk_cache(true))?;
+        let (child, guard) = spawn_qemu(
+            dir,
+            image,
+            &opts,
+            accel,
+            port,
+            &image.qcow2,
+            Path::new(""),
+            image_disk_cache(true),
+        )?;
         let record = InstanceRecord {
             name: "image-build".into(),
             platform: image.platform,
@@ -294,7 +325,8 @@ impl QemuVm {
 
     /// QEMU's own stderr (e.g. a port it could not forward), then the console tail.
     fn exit_report(&self) -> String {
-        let stderr = std::fs::read_to_string(self.record.dir.join("qemu.stderr")).unwrap_or_default();
+        let stderr =
+            std::fs::read_to_string(self.record.dir.join("qemu.stderr")).unwrap_or_default();
         format!("{}\n{}", stderr.trim(), self.console_tail(30))
     }
 
@@ -365,7 +397,9 @@ impl QemuVm {
                 }
             }
         };
-        let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_secs(5));
+        let left = deadline
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_secs(5));
         // `degraded` still means the boot finished; the failed units are
         // reported by the audit, not here.
         let out = session
@@ -398,9 +432,12 @@ impl QemuVm {
         // hold a half-open connection to a client that is long gone.
         self.drop_ssh().await;
         let mut qmp = self.qmp().await?;
-        qmp.hmp(&format!("savevm {tag}"), Duration::from_secs(120)).await?;
+        qmp.hmp(&format!("savevm {tag}"), Duration::from_secs(120))
+            .await?;
         self.record.snapshot = Some(tag.to_string());
-        self.record.save().map_err(io("writing the instance record"))?;
+        self.record
+            .save()
+            .map_err(io("writing the instance record"))?;
         Ok(())
     }
 
@@ -408,23 +445,32 @@ impl QemuVm {
     /// to the host's, since loadvm brings back the snapshot's time.
     pub async fn reset(&mut self) -> Result<Duration, DriverError> {
         let started = Instant::now();
-        let tag = self.record.snapshot.clone().ok_or(DriverError::NoSnapshot)?;
+        let tag = self
+            .record
+            .snapshot
+            .clone()
+            .ok_or(DriverError::NoSnapshot)?;
         self.drop_ssh().await;
         let mut qmp = self.qmp().await?;
-        qmp.hmp(&format!("loadvm {tag}"), Duration::from_secs(60)).await?;
-        let session =
-            SshSession::connect_with_backoff(&self.target, Instant::now() + Duration::from_secs(30))
-                .await
-                .map_err(|source| DriverError::SshDuring {
-                    what: "reconnecting after reset".into(),
-                    source,
-                    console: self.console_tail(20),
-                })?;
+        qmp.hmp(&format!("loadvm {tag}"), Duration::from_secs(60))
+            .await?;
+        let session = SshSession::connect_with_backoff(
+            &self.target,
+            Instant::now() + Duration::from_secs(30),
+        )
+        .await
+        .map_err(|source| DriverError::SshDuring {
+            what: "reconnecting after reset".into(),
+            source,
+            console: self.console_tail(20),
+        })?;
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0);
-        session.exec(&format!("date -u -s @{now} >/dev/null")).await?;
+        session
+            .exec(&format!("date -u -s @{now} >/dev/null"))
+            .await?;
         self.ssh = Some(session);
         Ok(started.elapsed())
     }
@@ -444,7 +490,11 @@ impl QemuVm {
 
     /// Like [`reboot`](Self::reboot) with the guest command that triggers it
     /// (a test passes `systemctl halt` to see a reboot that never returns).
-    pub async fn reboot_with(&mut self, command: &str, limit: Duration) -> Result<Duration, DriverError> {
+    pub async fn reboot_with(
+        &mut self,
+        command: &str,
+        limit: Duration,
+    ) -> Result<Duration, DriverError> {
         let started = Instant::now();
         let deadline = started + limit;
         let before = self.boot_id().await?;
@@ -471,10 +521,18 @@ impl QemuVm {
             if Instant::now() >= deadline {
                 return Err(timeout(self));
             }
-            let attempt = deadline.saturating_duration_since(Instant::now()).min(Duration::from_secs(5));
+            let attempt = deadline
+                .saturating_duration_since(Instant::now())
+                .min(Duration::from_secs(5));
             match SshSession::connect(&self.target, attempt).await {
                 Ok(s) => {
-                    match s.exec_timeout("cat /proc/sys/kernel/random/boot_id", Duration::from_secs(5)).await {
+                    match s
+                        .exec_timeout(
+                            "cat /proc/sys/kernel/random/boot_id",
+                            Duration::from_secs(5),
+                        )
+                        .await
+                    {
                         Ok(out) if out.success() && out.stdout.trim() != before => {
                             s.close().await;
                             break;
@@ -487,7 +545,9 @@ impl QemuVm {
             }
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
-        let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_secs(10));
+        let left = deadline
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_secs(10));
         self.wait_settled("reboot", left).await?;
         Ok(started.elapsed())
     }
@@ -517,7 +577,9 @@ impl QemuVm {
     pub fn detach(mut self) -> Result<InstanceRecord, DriverError> {
         self.keep = true;
         self.record.owner = None;
-        self.record.save().map_err(io("writing the instance record"))?;
+        self.record
+            .save()
+            .map_err(io("writing the instance record"))?;
         self._guards.clear();
         Ok(self.record.clone())
     }
@@ -592,7 +654,12 @@ fn spawn_qemu(
     cmd.arg("-name")
         .arg(format!("shipshape-{}", opts.name))
         .args(["-machine", "q35", "-accel", accel.qemu_arg()])
-        .args(["-smp", &opts.cpus.to_string(), "-m", &opts.memory_mb.to_string()])
+        .args([
+            "-smp",
+            &opts.cpus.to_string(),
+            "-m",
+            &opts.memory_mb.to_string(),
+        ])
         .args(["-display", "none", "-vga", "none", "-nodefaults"])
         .arg("-kernel")
         .arg(&image.kernel)
@@ -605,14 +672,20 @@ fn spawn_qemu(
             "file={},if=none,id=root,format=qcow2,cache={cache},discard=unmap",
             root.display()
         ))
-        .args(["-device", "scsi-hd,drive=root,bus=scsi0.0,channel=0,scsi-id=0,lun=0"]);
+        .args([
+            "-device",
+            "scsi-hd,drive=root,bus=scsi0.0,channel=0,scsi-id=0,lun=0",
+        ]);
     if !data.as_os_str().is_empty() {
         cmd.arg("-drive")
             .arg(format!(
                 "file={},if=none,id=data,format=qcow2,cache={cache}",
                 data.display()
             ))
-            .args(["-device", "scsi-hd,drive=data,bus=scsi0.0,channel=0,scsi-id=1,lun=0,serial=shipshape-data"]);
+            .args([
+                "-device",
+                "scsi-hd,drive=data,bus=scsi0.0,channel=0,scsi-id=1,lun=0,serial=shipshape-data",
+            ]);
     }
     cmd.arg("-netdev")
         .arg(format!("user,id=net0,hostfwd=tcp:127.0.0.1:{port}-:22"))
@@ -621,7 +694,10 @@ fn spawn_qemu(
         .arg("-serial")
         .arg(format!("file:{}", console.display()))
         .arg("-qmp")
-        .arg(format!("unix:{},server=on,wait=off", dir.join("qmp.sock").display()))
+        .arg(format!(
+            "unix:{},server=on,wait=off",
+            dir.join("qmp.sock").display()
+        ))
         .arg("-pidfile")
         .arg(dir.join("qemu.pid"))
         .stdin(Stdio::null())

@@ -32,10 +32,12 @@ pub struct Qmp {
 impl Qmp {
     pub async fn connect(path: &Path) -> Result<Self, QmpError> {
         let p = path.display().to_string();
-        let stream = UnixStream::connect(path).await.map_err(|source| QmpError::Io {
-            path: p.clone(),
-            source,
-        })?;
+        let stream = UnixStream::connect(path)
+            .await
+            .map_err(|source| QmpError::Io {
+                path: p.clone(),
+                source,
+            })?;
         let (r, w) = stream.into_split();
         let mut qmp = Self {
             reader: BufReader::new(r),

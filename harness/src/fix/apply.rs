@@ -37,16 +37,23 @@ pub struct Change {
 pub enum Outcome {
     /// Nothing differed: no file was touched, nothing restarted.
     AlreadyCompliant,
-    Applied { backup_dir: String },
+    Applied {
+        backup_dir: String,
+    },
     /// dockerd did not come back; the old files are back and it runs again.
-    RolledBack { backup_dir: String, journal: String },
+    RolledBack {
+        backup_dir: String,
+        journal: String,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
     #[error(transparent)]
     Transport(#[from] SshError),
-    #[error("the change failed on the target (exit {status}); nothing was left half-written: {output}")]
+    #[error(
+        "the change failed on the target (exit {status}); nothing was left half-written: {output}"
+    )]
     Failed { status: u32, output: String },
     #[error("dockerd did not come back and the rollback failed too (exit {status}): {output}")]
     RollbackFailed { status: u32, output: String },
@@ -82,7 +89,10 @@ pub async fn read_files(
 }
 
 /// The edits that really change something, given the current contents.
-pub fn effective_edits(change: &Change, current: &BTreeMap<String, Option<String>>) -> Vec<FileEdit> {
+pub fn effective_edits(
+    change: &Change,
+    current: &BTreeMap<String, Option<String>>,
+) -> Vec<FileEdit> {
     change
         .edits
         .iter()
@@ -128,7 +138,10 @@ fn script(change: &Change, edits: &[FileEdit], stamp: &str) -> String {
     let bk = format!("/var/backups/shipshape/{stamp}");
     let mut s = String::from("set -eu\numask 077\n");
     s.push_str(HEALTHY);
-    s.push_str(&format!("bk={}\nmkdir -p \"$bk\"\n: > \"$bk/.created\"\n", quote(&bk)));
+    s.push_str(&format!(
+        "bk={}\nmkdir -p \"$bk\"\n: > \"$bk/.created\"\n",
+        quote(&bk)
+    ));
     // Back up first, all of them, before anything changes.
     for e in edits {
         let p = quote(&e.path);
@@ -193,7 +206,11 @@ pub async fn apply(
         std::process::id()
     );
     let out = conn
-        .exec(&script(change, &edits, &stamp), None, Duration::from_secs(240))
+        .exec(
+            &script(change, &edits, &stamp),
+            None,
+            Duration::from_secs(240),
+        )
         .await?;
     let last = out.stdout.lines().last().unwrap_or_default().to_string();
     let mut words = last.split_whitespace();
@@ -207,7 +224,10 @@ pub async fn apply(
                 .decode(words.next().unwrap_or_default())
                 .map(|b| String::from_utf8_lossy(&b).into_owned())
                 .unwrap_or_default();
-            Ok(Outcome::RolledBack { backup_dir: bk, journal })
+            Ok(Outcome::RolledBack {
+                backup_dir: bk,
+                journal,
+            })
         }
         (Some("ROLLBACKFAILED"), status) => Err(ApplyError::RollbackFailed {
             status,
@@ -228,9 +248,21 @@ mod tests {
     fn unchanged_files_are_not_edits() {
         let change = Change {
             edits: vec![
-                FileEdit { path: "/a".into(), content: Some("x\n".into()), mode: 0o644 },
-                FileEdit { path: "/b".into(), content: Some("y\n".into()), mode: 0o644 },
-                FileEdit { path: "/c".into(), content: None, mode: 0 },
+                FileEdit {
+                    path: "/a".into(),
+                    content: Some("x\n".into()),
+                    mode: 0o644,
+                },
+                FileEdit {
+                    path: "/b".into(),
+                    content: Some("y\n".into()),
+                    mode: 0o644,
+                },
+                FileEdit {
+                    path: "/c".into(),
+                    content: None,
+                    mode: 0,
+                },
             ],
             ..Default::default()
         };
@@ -242,19 +274,28 @@ mod tests {
         assert_eq!(e.len(), 1);
         assert_eq!(e[0].path, "/b");
         let d = diff(&change, &cur);
-        assert!(d.contains("-old") && d.contains("+y") && d.contains("a/b"), "{d}");
+        assert!(
+            d.contains("-old") && d.contains("+y") && d.contains("a/b"),
+            "{d}"
+        );
     }
 
     #[test]
     fn script_backs_up_before_writing() {
         let change = Change {
-            edits: vec![FileEdit { path: "/etc/docker/daemon.json".into(), content: Some("{}".into()), mode: 0o644 }],
+            edits: vec![FileEdit {
+                path: "/etc/docker/daemon.json".into(),
+                content: Some("{}".into()),
+                mode: 0o644,
+            }],
             restart_docker: true,
             ..Default::default()
         };
         let s = script(&change, &change.edits, "1");
         let backup = s.find("cp -a /etc/docker/daemon.json").unwrap();
-        let write = s.find("base64 -d > /etc/docker/daemon.json.shipshape-new").unwrap();
+        let write = s
+            .find("base64 -d > /etc/docker/daemon.json.shipshape-new")
+            .unwrap();
         assert!(backup < write);
         assert!(s.contains("ROLLEDBACK"));
     }

@@ -52,7 +52,12 @@ impl FixReport {
     }
 }
 
-async fn prepare(conn: &Conn<'_>, control: &str, facts: &Facts, policy: &Policy) -> Result<(Change, std::collections::BTreeMap<String, Option<String>>), FixError> {
+async fn prepare(
+    conn: &Conn<'_>,
+    control: &str,
+    facts: &Facts,
+    policy: &Policy,
+) -> Result<(Change, std::collections::BTreeMap<String, Option<String>>), FixError> {
     let current = read_files(conn, &plan::paths_to_read(facts)).await?;
     let mut change = plan(control, facts, policy, &current)?;
     // The plan may add files beyond the ones read (e.g. sysctl.d): read them too.
@@ -70,21 +75,40 @@ async fn prepare(conn: &Conn<'_>, control: &str, facts: &Facts, policy: &Policy)
 }
 
 /// Shows what `control`'s fix would change, changing nothing.
-pub async fn dry_run(conn: &Conn<'_>, control: &str, facts: &Facts, policy: &Policy) -> Result<FixReport, FixError> {
+pub async fn dry_run(
+    conn: &Conn<'_>,
+    control: &str,
+    facts: &Facts,
+    policy: &Policy,
+) -> Result<FixReport, FixError> {
     let (change, current) = prepare(conn, control, facts, policy).await?;
     let d = diff(&change, &current);
     let nothing = d.is_empty() && change.after_write.is_none();
     Ok(FixReport {
         control: control.to_string(),
-        outcome: if nothing { Outcome::AlreadyCompliant } else { Outcome::Applied { backup_dir: String::new() } },
-        diff: d + &change.after_write.map(|a| format!("then run:\n{a}\n")).unwrap_or_default(),
+        outcome: if nothing {
+            Outcome::AlreadyCompliant
+        } else {
+            Outcome::Applied {
+                backup_dir: String::new(),
+            }
+        },
+        diff: d + &change
+            .after_write
+            .map(|a| format!("then run:\n{a}\n"))
+            .unwrap_or_default(),
         notes: change.notes,
         dry_run: true,
     })
 }
 
 /// Applies `control`'s fix: backed up, validated, restarted, rolled back on failure.
-pub async fn run_fix(conn: &Conn<'_>, control: &str, facts: &Facts, policy: &Policy) -> Result<FixReport, FixError> {
+pub async fn run_fix(
+    conn: &Conn<'_>,
+    control: &str,
+    facts: &Facts,
+    policy: &Policy,
+) -> Result<FixReport, FixError> {
     let (change, current) = prepare(conn, control, facts, policy).await?;
     let d = diff(&change, &current);
     let outcome = apply(conn, &change, &current).await?;

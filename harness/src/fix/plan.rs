@@ -30,20 +30,50 @@ pub enum PlanError {
 
 /// The fix templates, one per fixable control.
 const TEMPLATES: &[(&str, &str)] = &[
-    ("live-restore", include_str!("templates/live-restore.json.hbs")),
-    ("userland-proxy", include_str!("templates/userland-proxy.json.hbs")),
-    ("no-new-privileges", include_str!("templates/no-new-privileges.json.hbs")),
-    ("default-ulimits", include_str!("templates/default-ulimits.json.hbs")),
+    (
+        "live-restore",
+        include_str!("templates/live-restore.json.hbs"),
+    ),
+    (
+        "userland-proxy",
+        include_str!("templates/userland-proxy.json.hbs"),
+    ),
+    (
+        "no-new-privileges",
+        include_str!("templates/no-new-privileges.json.hbs"),
+    ),
+    (
+        "default-ulimits",
+        include_str!("templates/default-ulimits.json.hbs"),
+    ),
     ("log-config", include_str!("templates/log-config.json.hbs")),
-    ("no-experimental", include_str!("templates/no-experimental.json.hbs")),
-    ("insecure-registries", include_str!("templates/insecure-registries.json.hbs")),
-    ("cgroup-parent", include_str!("templates/cgroup-parent.json.hbs")),
-    ("seccomp-profile", include_str!("templates/seccomp-profile.json.hbs")),
+    (
+        "no-experimental",
+        include_str!("templates/no-experimental.json.hbs"),
+    ),
+    (
+        "insecure-registries",
+        include_str!("templates/insecure-registries.json.hbs"),
+    ),
+    (
+        "cgroup-parent",
+        include_str!("templates/cgroup-parent.json.hbs"),
+    ),
+    (
+        "seccomp-profile",
+        include_str!("templates/seccomp-profile.json.hbs"),
+    ),
     ("icc", include_str!("templates/icc.json.hbs")),
     ("log-level", include_str!("templates/log-level.json.hbs")),
     ("iptables", include_str!("templates/iptables.json.hbs")),
-    ("userns-remap", include_str!("templates/userns-remap.json.hbs")),
-    ("docker-group", include_str!("templates/docker-group.json.hbs")),
+    (
+        "userns-remap",
+        include_str!("templates/userns-remap.json.hbs"),
+    ),
+    (
+        "docker-group",
+        include_str!("templates/docker-group.json.hbs"),
+    ),
 ];
 
 pub fn has_fix(control: &str) -> bool {
@@ -184,7 +214,10 @@ fn argv_without(argv: &[String], flags: &[String]) -> (Vec<String>, Vec<String>)
 
 /// Quotes one ExecStart word for systemd.
 fn systemd_word(w: &str) -> String {
-    if w.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,@+%".contains(c)) && !w.is_empty() {
+    if w.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@+%".contains(c))
+        && !w.is_empty()
+    {
         w.to_string()
     } else {
         format!("\"{}\"", w.replace('\\', "\\\\").replace('"', "\\\""))
@@ -255,7 +288,11 @@ pub fn plan(
         let flags: Vec<String> = patch.keys().map(|k| flag_for_key(k)).collect();
         let (kept, removed) = argv_without(&facts.dockerd.argv, &flags);
         if !removed.is_empty() {
-            let exec = kept.iter().map(|w| systemd_word(w)).collect::<Vec<_>>().join(" ");
+            let exec = kept
+                .iter()
+                .map(|w| systemd_word(w))
+                .collect::<Vec<_>>()
+                .join(" ");
             change.notes.push(format!(
                 "taking {} off dockerd's command line ({EXEC_DROPIN}): the option now lives in daemon.json only",
                 removed.join(" ")
@@ -279,7 +316,12 @@ pub fn plan(
         .and_then(|v| v.split('.').next())
         .and_then(|m| m.parse::<u32>().ok())
         .unwrap_or(0);
-    if major >= 23 && change.edits.iter().any(|e| e.path == facts.daemon_json_path) {
+    if major >= 23
+        && change
+            .edits
+            .iter()
+            .any(|e| e.path == facts.daemon_json_path)
+    {
         let validate = format!(
             "dockerd --validate --config-file {} >/dev/null",
             crate::shell::quote(&facts.daemon_json_path)
@@ -311,10 +353,32 @@ mod tests {
 
     #[test]
     fn flags_come_off_the_command_line() {
-        let argv: Vec<String> = ["/usr/sbin/dockerd", "-H", "fd://", "--live-restore=false", "--insecure-registry", "r:5000", "--containerd=/run/containerd/containerd.sock"]
-            .iter().map(|s| s.to_string()).collect();
-        let (kept, removed) = argv_without(&argv, &["live-restore".into(), "insecure-registry".into()]);
-        assert_eq!(kept, ["/usr/sbin/dockerd", "-H", "fd://", "--containerd=/run/containerd/containerd.sock"]);
-        assert_eq!(removed, ["--live-restore=false", "--insecure-registry", "r:5000"]);
+        let argv: Vec<String> = [
+            "/usr/sbin/dockerd",
+            "-H",
+            "fd://",
+            "--live-restore=false",
+            "--insecure-registry",
+            "r:5000",
+            "--containerd=/run/containerd/containerd.sock",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let (kept, removed) =
+            argv_without(&argv, &["live-restore".into(), "insecure-registry".into()]);
+        assert_eq!(
+            kept,
+            [
+                "/usr/sbin/dockerd",
+                "-H",
+                "fd://",
+                "--containerd=/run/containerd/containerd.sock"
+            ]
+        );
+        assert_eq!(
+            removed,
+            ["--live-restore=false", "--insecure-registry", "r:5000"]
+        );
     }
 }

@@ -72,21 +72,35 @@ pub fn check_tools() -> Result<(), BuildError> {
         packages.push("qemu-utils");
     }
     Err(BuildError::MissingTools {
-        missing: missing.iter().map(|(t, _)| *t).collect::<Vec<_>>().join(", "),
+        missing: missing
+            .iter()
+            .map(|(t, _)| *t)
+            .collect::<Vec<_>>()
+            .join(", "),
         packages: packages.join(" "),
     })
 }
 
 /// The cached image for `platform`, building it if its recipe changed.
-pub async fn ensure(home: &Home, platform: Platform, progress: &Progress) -> Result<Image, BuildError> {
+pub async fn ensure(
+    home: &Home,
+    platform: Platform,
+    progress: &Progress,
+) -> Result<Image, BuildError> {
     if let Some(image) = Image::cached(home, platform) {
         return Ok(image);
     }
     build(home, platform, progress).await
 }
 
-async fn run_step(step: &str, cmd: &mut tokio::process::Command, progress: &Progress) -> Result<String, BuildError> {
-    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+async fn run_step(
+    step: &str,
+    cmd: &mut tokio::process::Command,
+    progress: &Progress,
+) -> Result<String, BuildError> {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     cmd.kill_on_drop(true);
     let mut child = cmd.spawn().map_err(io(format!("starting {step}")))?;
     let _guard = cleanup::kill_on_signal(child.id().unwrap_or(0) as i32);
@@ -108,7 +122,10 @@ async fn run_step(step: &str, cmd: &mut tokio::process::Command, progress: &Prog
             },
         }
     }
-    let status = child.wait().await.map_err(io(format!("waiting for {step}")))?;
+    let status = child
+        .wait()
+        .await
+        .map_err(io(format!("waiting for {step}")))?;
     if !status.success() {
         let start = log.len().saturating_sub(40);
         return Err(BuildError::Step {
@@ -157,7 +174,10 @@ fn find_boot_file(boot: &Path, prefix: &str) -> Result<PathBuf, BuildError> {
     let mut found: Vec<PathBuf> = entries
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(prefix)))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(prefix))
+        })
         .collect();
     found.sort();
     found.pop().ok_or_else(|| BuildError::Step {
@@ -168,7 +188,11 @@ fn find_boot_file(boot: &Path, prefix: &str) -> Result<PathBuf, BuildError> {
 }
 
 /// Builds the image for `platform` from scratch and stores it in the cache.
-pub async fn build(home: &Home, platform: Platform, progress: &Progress) -> Result<Image, BuildError> {
+pub async fn build(
+    home: &Home,
+    platform: Platform,
+    progress: &Progress,
+) -> Result<Image, BuildError> {
     check_tools()?;
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
@@ -198,7 +222,10 @@ pub async fn build(home: &Home, platform: Platform, progress: &Progress) -> Resu
     ));
     let mut cmd = tokio::process::Command::new("debootstrap");
     cmd.arg("--variant=minbase")
-        .arg(format!("--include={}", recipe::PACKAGES.join(",")))
+        .arg(format!(
+            "--include={}",
+            recipe::packages(platform).join(",")
+        ))
         .arg(format!("--cache-dir={}", debs.display()))
         .arg(platform.suite())
         .arg(&rootfs);
@@ -208,7 +235,10 @@ pub async fn build(home: &Home, platform: Platform, progress: &Progress) -> Resu
     run_step("debootstrap", &mut cmd, progress).await?;
 
     progress.stage("keys and configuration");
-    let host_pub = keygen(&rootfs.join("etc/ssh/ssh_host_ed25519_key.new"), "shipshape-host")?;
+    let host_pub = keygen(
+        &rootfs.join("etc/ssh/ssh_host_ed25519_key.new"),
+        "shipshape-host",
+    )?;
     std::fs::rename(
         rootfs.join("etc/ssh/ssh_host_ed25519_key.new"),
         rootfs.join("etc/ssh/ssh_host_ed25519_key"),
@@ -227,9 +257,11 @@ pub async fn build(home: &Home, platform: Platform, progress: &Progress) -> Resu
     write_file(&rootfs, "/root/.ssh/authorized_keys", &client_pub, 0o600)?;
     run_step(
         "chroot configuration",
-        tokio::process::Command::new("chroot")
-            .arg(&rootfs)
-            .args(["sh", "-c", recipe::CHROOT_SCRIPT]),
+        tokio::process::Command::new("chroot").arg(&rootfs).args([
+            "sh",
+            "-c",
+            recipe::CHROOT_SCRIPT,
+        ]),
         progress,
     )
     .await?;
@@ -238,7 +270,11 @@ pub async fn build(home: &Home, platform: Platform, progress: &Progress) -> Resu
     let initrd = find_boot_file(&boot, "initrd.img-")?;
     let kernel_version = kernel
         .file_name()
-        .map(|n| n.to_string_lossy().trim_start_matches("vmlinuz-").to_string())
+        .map(|n| {
+            n.to_string_lossy()
+                .trim_start_matches("vmlinuz-")
+                .to_string()
+        })
         .unwrap_or_default();
     std::fs::copy(&kernel, work.join("vmlinuz")).map_err(io("copying the kernel"))?;
     std::fs::copy(&initrd, work.join("initrd.img")).map_err(io("copying the initrd"))?;
@@ -258,7 +294,13 @@ pub async fn build(home: &Home, platform: Platform, progress: &Progress) -> Resu
     )
     .await?;
     let qcow2 = work.join("root.qcow2");
-    qemu_img(&["convert", "-O", "qcow2", &raw.display().to_string(), &qcow2.display().to_string()])?;
+    qemu_img(&[
+        "convert",
+        "-O",
+        "qcow2",
+        &raw.display().to_string(),
+        &qcow2.display().to_string(),
+    ])?;
     std::fs::remove_file(&raw).map_err(io("removing the raw disk"))?;
     std::fs::remove_dir_all(&rootfs).map_err(io("removing the rootfs"))?;
 
@@ -302,7 +344,13 @@ pub async fn build(home: &Home, platform: Platform, progress: &Progress) -> Resu
                 output: format!("{}{}", out.stdout, out.stderr),
             });
         }
-        meta.docker_version = out.stdout.lines().last().unwrap_or_default().trim().to_string();
+        meta.docker_version = out
+            .stdout
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .trim()
+            .to_string();
         progress.stage(&format!("docker {}; powering off", meta.docker_version));
         vm.poweroff(Duration::from_secs(120)).await?;
     }
@@ -315,8 +363,11 @@ pub async fn build(home: &Home, platform: Platform, progress: &Progress) -> Resu
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    std::fs::write(work.join(META), serde_json::to_vec_pretty(&meta).expect("meta serializes"))
-        .map_err(io("writing image.json"))?;
+    std::fs::write(
+        work.join(META),
+        serde_json::to_vec_pretty(&meta).expect("meta serializes"),
+    )
+    .map_err(io("writing image.json"))?;
 
     let dest = Image::dir_for(home, platform);
     if dest.exists() {
@@ -337,7 +388,10 @@ pub async fn build(home: &Home, platform: Platform, progress: &Progress) -> Resu
 /// Removes images of `platform` built from older recipes, unless an
 /// instance still boots from one.
 fn prune_stale(home: &Home, platform: Platform, keep: &Path) {
-    let in_use: Vec<PathBuf> = crate::instance::list(home).into_iter().map(|r| r.image_dir).collect();
+    let in_use: Vec<PathBuf> = crate::instance::list(home)
+        .into_iter()
+        .map(|r| r.image_dir)
+        .collect();
     for image in super::list(home) {
         if image.platform == platform && image.dir != keep && !in_use.contains(&image.dir) {
             let _ = std::fs::remove_dir_all(&image.dir);

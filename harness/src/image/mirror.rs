@@ -31,11 +31,22 @@ pub fn host_mirror() -> Option<String> {
 }
 
 fn is_debian_archive(uri: &str, suites: &str) -> bool {
-    let uri_ok = (uri.starts_with("http://") || uri.starts_with("https://") || uri.starts_with("file:"))
-        && !uri.contains("security");
-    let suite_ok = suites
-        .split_whitespace()
-        .any(|s| matches!(s, "bookworm" | "trixie" | "bullseye" | "sid" | "stable" | "testing" | "unstable" | "oldstable"));
+    let uri_ok =
+        (uri.starts_with("http://") || uri.starts_with("https://") || uri.starts_with("file:"))
+            && !uri.contains("security");
+    let suite_ok = suites.split_whitespace().any(|s| {
+        matches!(
+            s,
+            "bookworm"
+                | "trixie"
+                | "bullseye"
+                | "sid"
+                | "stable"
+                | "testing"
+                | "unstable"
+                | "oldstable"
+        )
+    });
     uri_ok && suite_ok
 }
 
@@ -87,13 +98,19 @@ mod tests {
         let text = "Types: deb\nURIs: https://deb.nodesource.com/node_20.x\nSuites: nodistro\n\n\
                     Types: deb\nURIs: http://mirror.example/debian-security\nSuites: bookworm-security\n\n\
                     Types: deb\n# comment\nURIs: http://mirror.example/debian/\nSuites: bookworm bookworm-updates\nComponents: main\n";
-        assert_eq!(from_deb822(text).as_deref(), Some("http://mirror.example/debian"));
+        assert_eq!(
+            from_deb822(text).as_deref(),
+            Some("http://mirror.example/debian")
+        );
     }
 
     #[test]
     fn one_line_with_options() {
         let text = "# deb http://old/ bookworm main\ndeb [arch=amd64] http://m.example/debian bookworm main\n";
-        assert_eq!(from_one_line(text).as_deref(), Some("http://m.example/debian"));
+        assert_eq!(
+            from_one_line(text).as_deref(),
+            Some("http://m.example/debian")
+        );
         assert_eq!(from_one_line("deb http://x/ubuntu jammy main\n"), None);
     }
 }

@@ -64,10 +64,11 @@ impl Image {
             path: meta_path.clone(),
             reason: e.to_string(),
         })?;
-        let host_key = ssh::parse_public_key(&meta.host_key).map_err(|reason| BuildError::Corrupt {
-            path: meta_path.clone(),
-            reason,
-        })?;
+        let host_key =
+            ssh::parse_public_key(&meta.host_key).map_err(|reason| BuildError::Corrupt {
+                path: meta_path.clone(),
+                reason,
+            })?;
         Ok(Self {
             platform: meta.platform,
             dir: dir.to_path_buf(),

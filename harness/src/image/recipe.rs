@@ -36,6 +36,16 @@ pub const PACKAGES: &[&str] = &[
     "curl",
 ];
 
+/// Packages for `platform`: the common list plus what its suite splits out.
+pub fn packages(platform: Platform) -> Vec<&'static str> {
+    let mut p = PACKAGES.to_vec();
+    if platform == Platform::Debian13 {
+        // From trixie on, the docker CLI is its own package.
+        p.push("docker-cli");
+    }
+    p
+}
+
 /// Files written into the root filesystem before it becomes a disk.
 pub fn files() -> Vec<(&'static str, &'static str, u32)> {
     vec![
@@ -95,11 +105,14 @@ pub fn hash(platform: Platform) -> String {
     let mut h = Sha256::new();
     h.update(format!("builder {BUILDER_VERSION}\n"));
     h.update(format!("suite {}\n", platform.suite()));
-    for p in PACKAGES {
+    for p in packages(platform) {
         h.update(format!("pkg {p}\n"));
     }
     for (path, content, mode) in files() {
-        h.update(format!("file {path} {mode:o} {}\n{content}\n", content.len()));
+        h.update(format!(
+            "file {path} {mode:o} {}\n{content}\n",
+            content.len()
+        ));
     }
     h.update(CHROOT_SCRIPT);
     h.update(PROVISION_SCRIPT);

@@ -15,7 +15,10 @@ pub fn verdict_word(v: &Verdict) -> &'static str {
 
 pub fn render(run: &AuditRun, verbose: bool) -> String {
     let mut out = String::new();
-    out.push_str(&format!("{:<26} {:<7} {:<7} {}\n", "CONTROL", "CIS", "VERDICT", "TITLE"));
+    out.push_str(&format!(
+        "{:<26} {:<7} {:<7} {}\n",
+        "CONTROL", "CIS", "VERDICT", "TITLE"
+    ));
     for f in &run.findings {
         let meta = find_control(f.id);
         out.push_str(&format!(

@@ -54,7 +54,14 @@ struct Recorder {
 }
 
 impl Recorder {
-    fn push(&mut self, name: String, command: String, output: String, started: Instant, result: Result<(), String>) -> Result<(), String> {
+    fn push(
+        &mut self,
+        name: String,
+        command: String,
+        output: String,
+        started: Instant,
+        result: Result<(), String>,
+    ) -> Result<(), String> {
         let ok = result.is_ok();
         self.steps.push(StepResult {
             name: name.clone(),
@@ -68,7 +75,12 @@ impl Recorder {
     }
 }
 
-async fn run_command(vm: &mut QemuVm, step: &Step, rec: &mut Recorder, phase: &str) -> Result<(), String> {
+async fn run_command(
+    vm: &mut QemuVm,
+    step: &Step,
+    rec: &mut Recorder,
+    phase: &str,
+) -> Result<(), String> {
     let started = Instant::now();
     let name = format!("{phase}: {}", step.label());
     let limit = Duration::from_secs(step.timeout.unwrap_or(120));
@@ -76,22 +88,35 @@ async fn run_command(vm: &mut QemuVm, step: &Step, rec: &mut Recorder, phase: &s
     let result = session.exec_timeout(&step.run, limit).await;
     let (output, verdict) = match result {
         Ok(out) => {
-            let text = format!("exit {}\n--- stdout\n{}--- stderr\n{}", out.status, out.stdout, out.stderr);
+            let text = format!(
+                "exit {}\n--- stdout\n{}--- stderr\n{}",
+                out.status, out.stdout, out.stderr
+            );
             let want = step.status.unwrap_or(0);
             let mut v = Ok(());
             if out.status != want {
-                v = Err(format!("exit status {} (expected {want}); stderr: {}", out.status, out.stderr.trim()));
+                v = Err(format!(
+                    "exit status {} (expected {want}); stderr: {}",
+                    out.status,
+                    out.stderr.trim()
+                ));
             } else if let Some(re) = &step.stdout {
                 let re = regex::Regex::new(re).expect("validated at load");
                 if !re.is_match(&out.stdout) {
-                    v = Err(format!("stdout does not match /{re}/: {:?}", out.stdout.trim()));
+                    v = Err(format!(
+                        "stdout does not match /{re}/: {:?}",
+                        out.stdout.trim()
+                    ));
                 }
             }
             if v.is_ok() {
                 if let Some(re) = &step.stdout_not {
                     let re = regex::Regex::new(re).expect("validated at load");
                     if re.is_match(&out.stdout) {
-                        v = Err(format!("stdout matches /{re}/ but must not: {:?}", out.stdout.trim()));
+                        v = Err(format!(
+                            "stdout matches /{re}/ but must not: {:?}",
+                            out.stdout.trim()
+                        ));
                     }
                 }
             }
@@ -102,7 +127,14 @@ async fn run_command(vm: &mut QemuVm, step: &Step, rec: &mut Recorder, phase: &s
     rec.push(name, step.run.clone(), output, started, verdict)
 }
 
-async fn audit_step(vm: &mut QemuVm, sc: &Scenario, policy: &Policy, expect: Expect, rec: &mut Recorder, phase: &str) -> Result<audit::AuditRun, String> {
+async fn audit_step(
+    vm: &mut QemuVm,
+    sc: &Scenario,
+    policy: &Policy,
+    expect: Expect,
+    rec: &mut Recorder,
+    phase: &str,
+) -> Result<audit::AuditRun, String> {
     let started = Instant::now();
     let session = vm.ssh().await.map_err(|e| e.to_string())?;
     let run = audit::run(&Conn::Ssh(session), policy).await;
@@ -116,24 +148,51 @@ async fn audit_step(vm: &mut QemuVm, sc: &Scenario, policy: &Policy, expect: Exp
                     let v = if expect_matches(expect, &f.verdict) {
                         Ok(())
                     } else {
-                        Err(format!("verdict {:?}, expected {expect:?}; evidence: {}", f.verdict, f.evidence.join(" | ")))
+                        Err(format!(
+                            "verdict {:?}, expected {expect:?}; evidence: {}",
+                            f.verdict,
+                            f.evidence.join(" | ")
+                        ))
                     };
                     (text, v)
                 }
-                None => (String::new(), Err(format!("the audit has no control `{}`", sc.control))),
+                None => (
+                    String::new(),
+                    Err(format!("the audit has no control `{}`", sc.control)),
+                ),
             };
-            rec.push(name, "audit (probe over one exec)".into(), output, started, verdict)?;
+            rec.push(
+                name,
+                "audit (probe over one exec)".into(),
+                output,
+                started,
+                verdict,
+            )?;
             Ok(run)
         }
         Err(e) => {
             let msg = e.to_string();
-            rec.push(name, "audit".into(), String::new(), started, Err(msg.clone()))?;
+            rec.push(
+                name,
+                "audit".into(),
+                String::new(),
+                started,
+                Err(msg.clone()),
+            )?;
             Err(msg)
         }
     }
 }
 
-async fn fix_step(vm: &mut QemuVm, sc: &Scenario, policy: &Policy, facts: &shipshape_checks::Facts, rec: &mut Recorder, phase: &str, expect_noop: bool) -> Result<(), String> {
+async fn fix_step(
+    vm: &mut QemuVm,
+    sc: &Scenario,
+    policy: &Policy,
+    facts: &shipshape_checks::Facts,
+    rec: &mut Recorder,
+    phase: &str,
+    expect_noop: bool,
+) -> Result<(), String> {
     let started = Instant::now();
     let name = format!("{phase}: fix {}", sc.control);
     let session = vm.ssh().await.map_err(|e| e.to_string())?;
@@ -143,16 +202,29 @@ async fn fix_step(vm: &mut QemuVm, sc: &Scenario, policy: &Policy, facts: &ships
         Ok(report) => {
             let v = match (&report.outcome, expect_noop) {
                 (fix::Outcome::AlreadyCompliant, true) => Ok(()),
-                (o, true) => Err(format!("the second fix changed something: {o:?}\n{}", report.diff)),
+                (o, true) => Err(format!(
+                    "the second fix changed something: {o:?}\n{}",
+                    report.diff
+                )),
                 (fix::Outcome::Applied { .. }, false) => Ok(()),
-                (fix::Outcome::AlreadyCompliant, false) => Err("the fix found nothing to change on a failing host".into()),
-                (fix::Outcome::RolledBack { journal, .. }, false) => Err(format!("dockerd did not come back; rolled back. journal:\n{journal}")),
+                (fix::Outcome::AlreadyCompliant, false) => {
+                    Err("the fix found nothing to change on a failing host".into())
+                }
+                (fix::Outcome::RolledBack { journal, .. }, false) => Err(format!(
+                    "dockerd did not come back; rolled back. journal:\n{journal}"
+                )),
             };
             (report.render(), v)
         }
         Err(e) => (String::new(), Err(e.to_string())),
     };
-    rec.push(name, format!("shipshape fix --control {}", sc.control), output, started, verdict)
+    rec.push(
+        name,
+        format!("shipshape fix --control {}", sc.control),
+        output,
+        started,
+        verdict,
+    )
 }
 
 /// Runs `sc` on `vm`. The caller resets the VM first.
@@ -169,7 +241,12 @@ pub async fn run_scenario(vm: &mut QemuVm, sc: &Scenario, policy: &Policy) -> Sc
     }
 }
 
-async fn run_inner(vm: &mut QemuVm, sc: &Scenario, policy: &Policy, rec: &mut Recorder) -> Result<(), String> {
+async fn run_inner(
+    vm: &mut QemuVm,
+    sc: &Scenario,
+    policy: &Policy,
+    rec: &mut Recorder,
+) -> Result<(), String> {
     for step in &sc.prepare {
         run_command(vm, step, rec, "prepare").await?;
     }
@@ -178,8 +255,18 @@ async fn run_inner(vm: &mut QemuVm, sc: &Scenario, policy: &Policy, rec: &mut Re
         fix_step(vm, sc, policy, &before.facts, rec, "fix", false).await?;
         if sc.after_fix == AfterFix::Reboot {
             let started = Instant::now();
-            let r = vm.reboot(Duration::from_secs(300)).await.map(|_| ()).map_err(|e| e.to_string());
-            rec.push("reboot".into(), "systemctl reboot; wait for a new boot_id".into(), String::new(), started, r)?;
+            let r = vm
+                .reboot(Duration::from_secs(300))
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string());
+            rec.push(
+                "reboot".into(),
+                "systemctl reboot; wait for a new boot_id".into(),
+                String::new(),
+                started,
+                r,
+            )?;
         }
     }
     let after = audit_step(vm, sc, policy, sc.expect_after, rec, "after").await?;
@@ -189,10 +276,13 @@ async fn run_inner(vm: &mut QemuVm, sc: &Scenario, policy: &Policy, rec: &mut Re
     if sc.fix && sc.idempotent {
         // Facts from after the verify steps: they may have started containers,
         // which must not make the fix think anything changed.
-        let again = audit::run(&Conn::Ssh(vm.ssh().await.map_err(|e| e.to_string())?), policy)
-            .await
-            .map(|r| r.facts)
-            .unwrap_or(after.facts);
+        let again = audit::run(
+            &Conn::Ssh(vm.ssh().await.map_err(|e| e.to_string())?),
+            policy,
+        )
+        .await
+        .map(|r| r.facts)
+        .unwrap_or(after.facts);
         fix_step(vm, sc, policy, &again, rec, "idempotence", true).await?;
     }
     Ok(())

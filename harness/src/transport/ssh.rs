@@ -240,7 +240,9 @@ impl SshSession {
         let mut delay = Duration::from_millis(200);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            let attempt = left.min(Duration::from_secs(10)).max(Duration::from_millis(100));
+            let attempt = left
+                .min(Duration::from_secs(10))
+                .max(Duration::from_millis(100));
             match Self::connect(target, attempt).await {
                 Ok(s) => return Ok(s),
                 Err(e) if e.is_transient() && Instant::now() + delay < deadline => {
@@ -288,18 +290,18 @@ impl SshSession {
         );
         let started = Instant::now();
         let run = self.raw_exec(&wrapped, stdin);
-        let (stdout, stderr, status) =
-            match tokio::time::timeout(limit + KILL_GRACE * 2, run).await {
-                Ok(r) => r?,
-                Err(_) => {
-                    return Err(SshError::CommandTimeout {
-                        command: command.to_string(),
-                        after: limit,
-                        stdout: String::new(),
-                        stderr: String::new(),
-                    })
-                }
-            };
+        let (stdout, stderr, status) = match tokio::time::timeout(limit + KILL_GRACE * 2, run).await
+        {
+            Ok(r) => r?,
+            Err(_) => {
+                return Err(SshError::CommandTimeout {
+                    command: command.to_string(),
+                    after: limit,
+                    stdout: String::new(),
+                    stderr: String::new(),
+                })
+            }
+        };
         let stdout = String::from_utf8_lossy(&stdout).into_owned();
         let stderr = String::from_utf8_lossy(&stderr).into_owned();
         let status = status.ok_or_else(|| SshError::NoExitStatus {
@@ -359,7 +361,9 @@ impl SshSession {
             t = shell::quote(&tmp),
             p = shell::quote(path),
         );
-        let out = self.exec_with(&cmd, Some(data), self.default_timeout).await?;
+        let out = self
+            .exec_with(&cmd, Some(data), self.default_timeout)
+            .await?;
         if !out.success() {
             return Err(SshError::Protocol {
                 target: self.target.display(),
