@@ -281,6 +281,8 @@ struct RawStat {
     available: bool,
     requested: Vec<String>,
     lines: Vec<String>,
+    /// `stat -c '%n|%F'` (no -L): which paths are symlinks.
+    lstat_lines: Vec<String>,
     error: Option<String>,
 }
 
@@ -336,12 +338,19 @@ pub fn parse_facts(json: &str) -> Result<Facts, FactsError> {
     }
     let socket = unit_facts(&raw.systemd.socket);
 
-    let entries: Vec<StatEntry> = raw
+    let mut entries: Vec<StatEntry> = raw
         .stat
         .lines
         .iter()
         .filter_map(|l| StatEntry::parse_line(l))
         .collect();
+    for l in &raw.stat.lstat_lines {
+        if let Some(path) = l.strip_suffix("|symbolic link") {
+            for e in entries.iter_mut().filter(|e| e.path == path) {
+                e.symlink = true;
+            }
+        }
+    }
     let missing = raw
         .stat
         .requested

@@ -74,25 +74,39 @@ pub struct StatEntry {
     /// Modification time, seconds since the epoch.
     #[serde(default)]
     pub mtime: Option<i64>,
+    /// `device:inode` of the file reached (two paths with the same id are
+    /// one file).
+    #[serde(default)]
+    pub file_id: Option<String>,
+    /// The path itself is a symbolic link (the fields describe its target).
+    #[serde(default)]
+    pub symlink: bool,
 }
 
 impl StatEntry {
-    /// Parses the probe's 8-field line, or the 5-field
-    /// `%n|%U|%G|%a|%F` form people paste. Fields are taken from the right so
-    /// that a `|` inside the path survives.
+    /// Parses the probe's line (`%n|%U|%G|%a|%F|%u|%g|%Y|%d:%i`), the same
+    /// without the file id, or the 5-field `%n|%U|%G|%a|%F` form people
+    /// paste. Fields are taken from the right so that a `|` inside the path
+    /// survives.
     pub fn parse_line(line: &str) -> Option<Self> {
         let fields: Vec<&str> = line.split('|').collect();
-        let (n_tail, long) = if fields.len() >= 8 && fields[fields.len() - 1].parse::<i64>().is_ok()
-        {
-            (7, true)
+        let last = fields.last().copied().unwrap_or("");
+        let is_id = last
+            .split_once(':')
+            .is_some_and(|(d, i)| d.parse::<u64>().is_ok() && i.parse::<u64>().is_ok());
+        let n_tail = if fields.len() >= 9 && is_id {
+            8
+        } else if fields.len() >= 8 && last.parse::<i64>().is_ok() {
+            7
         } else if fields.len() >= 5 {
-            (4, false)
+            4
         } else {
             return None;
         };
         let split = fields.len() - n_tail;
         let path = fields[..split].join("|");
         let t = &fields[split..];
+        let long = n_tail >= 7;
         Some(StatEntry {
             path,
             owner: t[0].to_string(),
@@ -102,6 +116,8 @@ impl StatEntry {
             uid: if long { t[4].parse().ok() } else { None },
             gid: if long { t[5].parse().ok() } else { None },
             mtime: if long { t[6].parse().ok() } else { None },
+            file_id: (n_tail == 8).then(|| t[7].to_string()),
+            symlink: false,
         })
     }
 
@@ -179,6 +195,12 @@ mod tests {
         assert_eq!(short.uid, None);
         let piped = StatEntry::parse_line("/odd|name|root|root|644|regular file|0|0|1").unwrap();
         assert_eq!(piped.path, "/odd|name");
+        let id = StatEntry::parse_line(
+            "/usr/bin/runc|root|root|755|regular file|0|0|1706881985|2048:4972",
+        )
+        .unwrap();
+        assert_eq!(id.file_id.as_deref(), Some("2048:4972"));
+        assert_eq!(id.mtime, Some(1_706_881_985));
         assert!(StatEntry::parse_line("garbage").is_none());
     }
 }

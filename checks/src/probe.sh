@@ -275,7 +275,8 @@ for f in /etc/audit/audit.rules /etc/audit/rules.d/*.rules; do
 done
 
 # ---------------------------------------------------------------- Docker API
-sock=/var/run/docker.sock
+# Overridable so the tests can point the probe at a socket of their own.
+sock=${SHIPSHAPE_DOCKER_SOCK:-/var/run/docker.sock}
 api_via="" info="" info_err="" version="" version_err=""
 if have curl && [ -S "$sock" ]; then
   api_via=curl
@@ -284,6 +285,10 @@ if have curl && [ -S "$sock" ]; then
     rc=$?
     code=${out##*"$nl"}
     body=${out%"$nl"*}
+    # The API ends its JSON with a newline of its own.
+    while :; do
+      case $body in *"$nl") body=${body%"$nl"} ;; *) break ;; esac
+    done
     err=""
     if [ "$rc" -ne 0 ]; then
       err="curl exit $rc: $out"
@@ -344,7 +349,7 @@ add_line stat_list "$sock_frag"
 add_line stat_list "$sock_real"
 # shellcheck disable=SC2086
 for f in $sock_dropins; do add_line stat_list "$f"; done
-for f in /etc/docker "$daemon_json" /etc/default/docker /etc/sysconfig/docker /var/run/docker.sock \
+for f in /etc/docker "$daemon_json" /etc/default/docker /etc/sysconfig/docker /var/run/docker.sock "$sock" \
   /run/containerd /run/containerd/containerd.sock /var/run/docker/containerd/containerd.sock \
   /etc/containerd/config.toml /var/lib/docker "$a_root" "$root_dir" "${root_dir%/*}" "$exe" \
   "$a_ca" "$a_cert" "$a_key" "$a_seccomp" /root/.docker/ca.pem /root/.docker/cert.pem /root/.docker/key.pem; do
@@ -361,14 +366,22 @@ while IFS= read -r h; do
 done <<EOF
 $a_hosts
 EOF
-stat_ok=0 stat_out="" stat_err=""
+stat_ok=0 stat_out="" lstat_out="" stat_err=""
 if have stat; then
   stat_ok=1
+  # -L: owners and modes of what the path reaches; %d:%i tells which paths
+  # are one file; the second call (no -L) tells which paths are symlinks.
   stat_out=$(
     IFS=$nl
     set -f
     # shellcheck disable=SC2086
-    stat -L -c '%n|%U|%G|%a|%F|%u|%g|%Y' -- $stat_list 2>/dev/null
+    stat -L -c '%n|%U|%G|%a|%F|%u|%g|%Y|%d:%i' -- $stat_list 2>/dev/null
+  )
+  lstat_out=$(
+    IFS=$nl
+    set -f
+    # shellcheck disable=SC2086
+    stat -c '%n|%F' -- $stat_list 2>/dev/null
   )
 else
   stat_err="stat not found"
@@ -514,8 +527,8 @@ printf ',"info":%s,"info_error":%s' "${info:-null}" "$(jsn "$info_err")"
 printf ',"version":%s,"version_error":%s}' "${version:-null}" "$(jsn "$version_err")"
 printf ',"groups":[%s]' "$groups_json"
 printf ',"passwd_primary":%s' "$(jsa "$passwd_primary")"
-printf ',"stat":{"available":%s,"requested":%s,"lines":%s,"error":%s}' \
-  "$(jbool "$stat_ok")" "$(jsa "$stat_list")" "$(jsa "$stat_out")" "$(jsn "$stat_err")"
+printf ',"stat":{"available":%s,"requested":%s,"lines":%s,"lstat_lines":%s,"error":%s}' \
+  "$(jbool "$stat_ok")" "$(jsa "$stat_list")" "$(jsa "$stat_out")" "$(jsa "$lstat_out")" "$(jsn "$stat_err")"
 printf ',"audit":{"auditctl":%s,"rules":%s,"error":%s}' "$(jbool "$auditctl_ok")" "$(jsn "$audit_rules")" "$(jsn "$audit_err")"
 printf ',"mounts":[%s]' "$mounts_json"
 printf ',"packages":{"dpkg":%s,"apt_policy":%s,"rpm":%s,"yum_updates":%s}' \

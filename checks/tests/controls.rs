@@ -520,9 +520,11 @@ fn no_new_privileges_must_be_true() {
 fn live_restore() {
     let f = expect(&Host::hardened(), "live-restore", "pass");
     evidence_has(&f, "/info: LiveRestoreEnabled=true");
+    // daemon.json says true, the daemon says false: not restarted yet.
     let h = Host::hardened().info("LiveRestoreEnabled", json!(false));
     let f = expect(&h, "live-restore", "fail");
     evidence_has(&f, "the running daemon reports");
+    evidence_has(&f, "disagree: dockerd has not been restarted");
     let h = Host::hardened()
         .json_edit(|m| {
             m.remove("live-restore");

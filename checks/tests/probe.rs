@@ -18,9 +18,10 @@ fn have(tool: &str) -> bool {
 }
 
 /// Runs the probe the way the harness does (`sh -s` reading stdin).
-fn run_probe(shell: &[&str], path_prefix: Option<&Path>) -> String {
+fn run_probe(shell: &[&str], path_prefix: Option<&Path>, env: &[(&str, &str)]) -> String {
     let mut cmd = Command::new(shell[0]);
     cmd.args(&shell[1..]).arg("-s");
+    cmd.envs(env.iter().copied());
     if let Some(p) = path_prefix {
         let old = std::env::var("PATH").unwrap_or_default();
         cmd.env("PATH", format!("{}:{old}", p.display()));
@@ -81,7 +82,7 @@ fn probe_runs_on_this_host() {
         shells.push(vec!["busybox", "sh"]);
     }
     for sh in shells {
-        let out = run_probe(&sh, None);
+        let out = run_probe(&sh, None, &[]);
         let raw: serde_json::Value =
             serde_json::from_str(&out).unwrap_or_else(|e| panic!("{sh:?}: {e}\n{out}"));
         assert_eq!(raw["probe_version"], 1);
@@ -166,7 +167,8 @@ esac"#,
     );
     let json_line = INFO.replace('\'', "'\\''");
     fake(&bin, "docker", &format!("case \"$1\" in info) printf '%s\\n' '{json_line}' ;; version) printf '%s\\n' '{{\"Client\":{{\"Version\":\"20.10.24\"}},\"Server\":{{\"Version\":\"20.10.24+dfsg1\",\"Experimental\":false}}}}' ;; esac"));
-    fake(&bin, "curl", &format!("case \"$*\" in *info*) printf '%s\\n200' '{json_line}' ;; *) printf '%s\\n200' '{{\"Version\":\"20.10.24+dfsg1\",\"Experimental\":false}}' ;; esac"));
+    // Like the real API: the JSON ends in a newline, then -w adds "\n200".
+    fake(&bin, "curl", &format!("case \"$*\" in *info*) printf '%s\\n\\n200' '{json_line}' ;; *) printf '%s\\n\\n200' '{{\"Version\":\"20.10.24+dfsg1\",\"Experimental\":false}}' ;; esac"));
     fake(
         &bin,
         "getent",
@@ -189,9 +191,20 @@ esac"#,
         .into_iter()
         .filter(|s| have(s[0]))
         .collect();
-    for sh in shells {
-        let out = run_probe(&sh, Some(&bin));
+    // A socket of our own selects the curl path; a missing one the CLI path.
+    let sock = tmp.0.join("docker.sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let no_sock = tmp.0.join("absent.sock");
+    let mut runs = Vec::new();
+    for sh in &shells {
+        for (via, s) in [("curl", &sock), ("docker-cli", &no_sock)] {
+            runs.push((sh.clone(), via, s.to_str().unwrap().to_string()));
+        }
+    }
+    for (sh, via, sock) in runs {
+        let out = run_probe(&sh, Some(&bin), &[("SHIPSHAPE_DOCKER_SOCK", &sock)]);
         let f = parse_facts(&out).unwrap_or_else(|e| panic!("{sh:?}: {e}\n{out}"));
+        assert_eq!(f.api.via.as_deref(), Some(via), "{sh:?}");
         let unit_s = unit.to_str().unwrap();
         assert_eq!(f.service.fragment_path.as_deref(), Some(unit_s));
         assert_eq!(

@@ -379,8 +379,8 @@ async fn vm(home: &Home, cmd: VmCmd) -> Result<ExitCode> {
         }
         VmCmd::List => {
             println!(
-                "{:<16} {:<10} {:>6} {:>8} {:<5} {:<8} {}",
-                "NAME", "PLATFORM", "PORT", "PID", "ACCEL", "STATE", "OWNER"
+                "{:<16} {:<10} {:>6} {:>8} {:<5} {:<8} OWNER",
+                "NAME", "PLATFORM", "PORT", "PID", "ACCEL", "STATE"
             );
             for rec in instance::list(home) {
                 let state = if rec.qemu_alive() {

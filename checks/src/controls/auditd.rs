@@ -6,6 +6,7 @@
 use super::{Ctx, Outcome};
 use crate::auditrules::{parse_rules, rules_for, WatchRule};
 use crate::facts::StatLookup;
+use crate::mode::StatEntry;
 
 const BIN_DIRS: &[&str] = &["/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin"];
 
@@ -103,23 +104,70 @@ pub(super) fn audit_rule(id: &str, ctx: &Ctx) -> Option<Outcome> {
     Some(check(ctx, what, &targets))
 }
 
+/// One file on the host, under all the names the candidates give it.
+struct Found<'a> {
+    /// Names whose last component is not a symlink: a watch on one of them
+    /// sees the file.
+    real: Vec<&'a str>,
+    /// Symlinks to it: a watch on a symlink does not see the file.
+    links: Vec<&'a str>,
+}
+
+/// Which candidates exist, merged into files: the aliases of a target, and
+/// paths that stat shows to be the same file (`/usr/bin/runc` → `../sbin/runc`).
+fn existing<'a>(
+    ctx: &'a Ctx,
+    targets: &'a [Target],
+    ev: &mut Vec<String>,
+) -> (Vec<Found<'a>>, bool) {
+    let f = ctx.facts;
+    let mut groups: Vec<(Vec<&'a StatEntry>, Option<&'a str>)> = Vec::new();
+    let mut unknown = false;
+    for t in targets {
+        let stats: Vec<&StatEntry> = t
+            .aliases
+            .iter()
+            .filter_map(|a| match f.stat(a) {
+                StatLookup::Found(st) => Some(st),
+                StatLookup::Unknown => {
+                    unknown = true;
+                    None
+                }
+                StatLookup::Missing => None,
+            })
+            .collect();
+        let Some(first) = stats.first() else { continue };
+        let id = first.file_id.as_deref();
+        match groups
+            .iter_mut()
+            .find(|(_, gid)| id.is_some() && *gid == id)
+        {
+            Some((g, _)) => g.extend(stats),
+            None => groups.push((stats, id)),
+        }
+    }
+    let found = groups
+        .into_iter()
+        .map(|(stats, _)| {
+            for st in &stats {
+                let link = if st.symlink { " (symlink)" } else { "" };
+                ev.push(format!("stat {}{link}", st.describe()));
+            }
+            let (links, real): (Vec<&StatEntry>, Vec<&StatEntry>) =
+                stats.into_iter().partition(|s| s.symlink);
+            Found {
+                real: real.iter().map(|s| s.path.as_str()).collect(),
+                links: links.iter().map(|s| s.path.as_str()).collect(),
+            }
+        })
+        .collect();
+    (found, unknown)
+}
+
 fn check(ctx: &Ctx, what: &str, targets: &[Target]) -> Outcome {
     let f = ctx.facts;
     let mut ev = Vec::new();
-    let mut existing: Vec<&Target> = Vec::new();
-    let mut unknown = false;
-    for t in targets {
-        let found = t.aliases.iter().find_map(|a| match f.stat(a) {
-            StatLookup::Found(st) => Some(st),
-            _ => None,
-        });
-        if let Some(st) = found {
-            ev.push(format!("stat {}", st.describe()));
-            existing.push(t);
-        } else if t.aliases.iter().any(|a| f.stat(a) == StatLookup::Unknown) {
-            unknown = true;
-        }
-    }
+    let (existing, unknown) = existing(ctx, targets, &mut ev);
     let looked: Vec<&str> = targets
         .iter()
         .flat_map(|t| t.aliases.iter().map(String::as_str))
@@ -161,8 +209,13 @@ fn check(ctx: &Ctx, what: &str, targets: &[Target]) -> Outcome {
         );
     };
     let mut failures = Vec::new();
-    for t in existing {
-        let names: Vec<&str> = t.aliases.iter().map(String::as_str).collect();
+    for file in &existing {
+        // With only symlinks known, their target is elsewhere: accept them.
+        let names: Vec<&str> = if file.real.is_empty() {
+            file.links.clone()
+        } else {
+            file.real.clone()
+        };
         let shown = names[0];
         let live = rules_for(loaded, &names);
         for r in &live {
@@ -170,6 +223,12 @@ fn check(ctx: &Ctx, what: &str, targets: &[Target]) -> Outcome {
         }
         if live.is_empty() {
             failures.push(format!("auditctl -l has no rule for {shown}"));
+            for r in rules_for(loaded, &file.links) {
+                ev.push(format!(
+                    "note: the rule on the symlink {} does not see {shown}: {}",
+                    r.path, r.line
+                ));
+            }
             if let Some(r) = loaded
                 .iter()
                 .find(|r| names.iter().any(|n| n.starts_with(&format!("{}/", r.path))))
@@ -181,9 +240,9 @@ fn check(ctx: &Ctx, what: &str, targets: &[Target]) -> Outcome {
             }
         }
         let mut saved = false;
-        for (file, rules) in &persisted {
+        for (file_path, rules) in &persisted {
             for r in rules_for(rules, &names) {
-                ev.push(format!("{file}: {}", r.line));
+                ev.push(format!("{file_path}: {}", r.line));
                 saved = true;
             }
         }

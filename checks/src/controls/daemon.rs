@@ -216,29 +216,31 @@ pub(super) fn tls_auth(ctx: &Ctx) -> Outcome {
             ));
         }
     }
-    let defaults = [
-        (&TLSCACERT, "/root/.docker/ca.pem"),
-        (&TLSCERT, "/root/.docker/cert.pem"),
-        (&TLSKEY, "/root/.docker/key.pem"),
-    ];
-    for (o, default) in defaults {
-        let r = ctx.eff.string(o);
-        ev.extend(r.evidence.iter().cloned());
-        problems.extend(r.problems.iter().cloned());
-        for (label, v) in &r.values {
-            let path = v.clone().unwrap_or_else(|| default.to_string());
-            match ctx.facts.stat(&path) {
-                StatLookup::Found(st) => ev.push(format!("stat {}", st.describe())),
-                StatLookup::Missing => {
-                    failures.push(format!("{} {path} ({label}) does not exist", o.json))
+    // The files matter only once verification is on.
+    if failures.is_empty() {
+        let defaults = [
+            (&TLSCACERT, "/root/.docker/ca.pem"),
+            (&TLSCERT, "/root/.docker/cert.pem"),
+            (&TLSKEY, "/root/.docker/key.pem"),
+        ];
+        for (o, default) in defaults {
+            let r = ctx.eff.string(o);
+            ev.extend(r.evidence.iter().cloned());
+            problems.extend(r.problems.iter().cloned());
+            for (label, v) in &r.values {
+                match v {
+                    Some(path) => match ctx.facts.stat(path) {
+                        StatLookup::Found(st) => ev.push(format!("stat {}", st.describe())),
+                        StatLookup::Missing => {
+                            failures.push(format!("{} {path} ({label}) does not exist", o.json))
+                        }
+                        StatLookup::Unknown => ev.push(format!("{path}: not captured")),
+                    },
+                    None => failures.push(format!(
+                        "{} is not set for {label} (dockerd would fall back to {default})",
+                        o.json
+                    )),
                 }
-                StatLookup::Unknown => ev.push(format!("{path}: not captured")),
-            }
-            if v.is_none() {
-                failures.push(format!(
-                    "{} is not set for {label} (dockerd would fall back to {default})",
-                    o.json
-                ));
             }
         }
     }
@@ -348,6 +350,11 @@ pub(super) fn userns_remap(ctx: &Ctx) -> Outcome {
         ev.push(format!("sysctl user.max_user_namespaces={n}"));
         if n == 0 {
             failures.push("user.max_user_namespaces is 0: remapping cannot work".to_string());
+        } else if n < 1000 {
+            // Each container takes a user namespace under remapping.
+            ev.push(format!(
+                "note: at most {n} user namespaces, so about as many containers; the seed sets 15000"
+            ));
         }
     }
     if failures.is_empty() && r.problems.is_empty() {

@@ -173,12 +173,15 @@ pub(crate) fn bool_option(
     }
     if let Some((v, label)) = api {
         evidence.push(format!("{label}={v}"));
+        if let Some((cl, c)) = r.values.iter().find(|(_, c)| *c != v) {
+            evidence.push(format!(
+                "the configuration ({cl}: {c}) and {label}={v} disagree: dockerd has not been restarted since the change"
+            ));
+        }
         if v != want {
             failures.push(format!(
                 "the running daemon reports {label}={v} (must be {want})"
             ));
-        } else if r.values.iter().any(|(_, c)| *c != v) {
-            evidence.push(format!("the configuration and {label} disagree: dockerd was not restarted since the change"));
         }
     }
     if failures.is_empty() && r.problems.is_empty() {

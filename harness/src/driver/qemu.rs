@@ -38,12 +38,12 @@ pub enum DriverError {
         console: String,
     },
     #[error(transparent)]
-    Ssh(#[from] SshError),
+    Ssh(#[from] Box<SshError>),
     #[error("{what}: {source}; console tail:\n{console}")]
     SshDuring {
         what: String,
         #[source]
-        source: SshError,
+        source: Box<SshError>,
         console: String,
     },
     #[error(transparent)]
@@ -140,6 +140,12 @@ pub fn tail(path: &Path, lines: usize) -> String {
         .join("\n")
 }
 
+impl From<SshError> for DriverError {
+    fn from(e: SshError) -> Self {
+        DriverError::Ssh(Box::new(e))
+    }
+}
+
 impl QemuVm {
     /// Boots a fresh instance of `image`: overlay, data disk, QEMU, wait until
     /// SSH answers and systemd has settled, then (optionally) snapshot.
@@ -176,7 +182,7 @@ impl QemuVm {
             &data.display().to_string(),
             &opts.data_disk_bytes.to_string(),
         ])?;
-        let accel = accel::choose(&image.kernel, &home.root().to_path_buf());
+        let accel = accel::choose(&image.kernel, home.root());
 
         // Another process may take the free port before QEMU binds it; QEMU
         // then exits at once, and we try another port.
@@ -391,7 +397,7 @@ impl QemuVm {
                 Err(e) => {
                     return Err(DriverError::SshDuring {
                         what: what.into(),
-                        source: e,
+                        source: Box::new(e),
                         console: self.console_tail(30),
                     })
                 }
@@ -407,7 +413,7 @@ impl QemuVm {
             .await
             .map_err(|source| DriverError::SshDuring {
                 what: format!("{what} (waiting for systemd)"),
-                source,
+                source: Box::new(source),
                 console: self.console_tail(30),
             })?;
         let state = out.stdout.trim();
@@ -461,7 +467,7 @@ impl QemuVm {
         .await
         .map_err(|source| DriverError::SshDuring {
             what: "reconnecting after reset".into(),
-            source,
+            source: Box::new(source),
             console: self.console_tail(20),
         })?;
         let now = SystemTime::now()

@@ -37,7 +37,13 @@ pub enum BuildError {
     #[error("image metadata {path} is unreadable: {reason}; remove the folder to rebuild")]
     Corrupt { path: PathBuf, reason: String },
     #[error("first boot of the new image failed: {0}")]
-    Boot(#[from] DriverError),
+    Boot(#[from] Box<DriverError>),
+}
+
+impl From<DriverError> for BuildError {
+    fn from(e: DriverError) -> Self {
+        BuildError::Boot(Box::new(e))
+    }
 }
 
 fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> BuildError {
