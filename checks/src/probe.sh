@@ -41,6 +41,8 @@ function init(   i) { for (i = 1; i < 32; i++) CTL[sprintf("%c", i)] = sprintf("
 function esc(s,   o, i, ch) {
   s = rep(s, "\\\\", "\\\\")
   s = rep(s, "\"", "\\\"")
+  s = rep(s, "\n", "\\n")
+  s = rep(s, "\t", "\\t")
   if (s ~ /[\001-\037]/) {
     o = ""
     for (i = 1; i <= length(s); i++) { ch = substr(s, i, 1); o = o ((ch in CTL) ? CTL[ch] : ch) }
@@ -49,14 +51,36 @@ function esc(s,   o, i, ch) {
   return s
 }
 '
-# whole input -> one JSON string (lines joined by \n)
-J_STR="$AWK_LIB"'BEGIN { init(); printf "\"" } { if (NR > 1) printf "\\n"; printf "%s", esc($0) } END { printf "\"" }'
-# each input line -> one array element
-J_ARR="$AWK_LIB"'BEGIN { init(); printf "[" } { if (NR > 1) printf ","; printf "\"%s\"", esc($0) } END { printf "]" }'
 
-js() { printf '%s' "$1" | awk "$J_STR"; }
+# Strings are not escaped where they are printed: each is framed by control
+# characters (\036 string, \035 array of lines, \034 file content; \037
+# ends it) and ONE awk pass over the whole document escapes them at the end.
+# Under emulation every fork+exec costs tens of milliseconds, and an awk per
+# string made the probe take seconds.
+js() { printf '\036%s\037' "$1"; }
 jsn() { if [ -n "$1" ]; then js "$1"; else printf 'null'; fi; }
-jsa() { if [ -n "$1" ]; then printf '%s\n' "$1" | awk "$J_ARR"; else printf '[]'; fi; }
+jsa() { if [ -n "$1" ]; then printf '\035%s\037' "$1"; else printf '[]'; fi; }
+J_FINAL="$AWK_LIB"'
+{ buf = (NR > 1) ? buf "\n" $0 : $0 }
+END {
+  init(); s = buf; out = ""
+  while (1) {
+    k = match(s, "[\034\035\036]")
+    if (!k) { out = out s; break }
+    out = out substr(s, 1, k - 1); kind = substr(s, k, 1); s = substr(s, k + 1)
+    e = index(s, "\037"); raw = substr(s, 1, e - 1); s = substr(s, e + 1)
+    if (kind == "\035") {
+      n = split(raw, L, "\n"); a = "["
+      for (m = 1; m <= n; m++) a = a (m > 1 ? "," : "") "\"" esc(L[m]) "\""
+      out = out a "]"
+    } else {
+      if (kind == "\034" && substr(raw, length(raw)) == "\n") raw = substr(raw, 1, length(raw) - 1)
+      out = out "\"" esc(raw) "\""
+    }
+  }
+  printf "%s\n", out
+}'
+
 jnum() { case $1 in '' | *[!0-9]*) printf 'null' ;; *) printf '%s' "$1" ;; esac; }
 jbool() { if [ "$1" = 1 ]; then printf 'true'; else printf 'false'; fi; }
 
@@ -280,11 +304,17 @@ sock=${SHIPSHAPE_DOCKER_SOCK:-/var/run/docker.sock}
 api_via="" info="" info_err="" version="" version_err=""
 if have curl && [ -S "$sock" ]; then
   api_via=curl
+  # Both endpoints in one curl: every exec counts under emulation.
+  out=$(curl -sS --max-time 30 --unix-socket "$sock" -w "$nl@@code=%{http_code}@@$nl" \
+    "http://d/info" "http://d/version" 2>&1)
+  rc=$?
+  rest=$out
   for ep in info version; do
-    out=$(curl -sS --max-time 30 --unix-socket "$sock" -w "$nl%{http_code}" "http://d/$ep" 2>&1)
-    rc=$?
-    code=${out##*"$nl"}
-    body=${out%"$nl"*}
+    body=${rest%%"@@code="*}
+    rest=${rest#*"@@code="}
+    code=${rest%%"@@"*}
+    rest=${rest#*"@@"}
+    rest=${rest#"$nl"}
     # The API ends its JSON with a newline of its own.
     while :; do
       case $body in *"$nl") body=${body%"$nl"} ;; *) break ;; esac
@@ -496,8 +526,9 @@ emit_files() {
     if [ ! -e "$f" ]; then
       printf '"exists":false,"content":null,"error":null}'
     elif [ -f "$f" ] && [ -r "$f" ]; then
-      printf '"exists":true,"content":"%s","error":null}' \
-        "$(awk "$AWK_LIB"'BEGIN { init() } { c = (NR > 1 ? c "\\n" : "") esc($0) } END { printf "%s", c }' "$f" 2>/dev/null)"
+      printf '"exists":true,"content":\034'
+      cat "$f" 2>/dev/null
+      printf '\037,"error":null}'
     else
       printf '"exists":true,"content":null,"error":"not a readable regular file"}'
     fi
@@ -506,10 +537,14 @@ $1
 EOF
 }
 
+{
 printf '{"probe_version":%s' "$PROBE_VERSION"
 printf ',"hostname":%s' "$(jsn "$hostname")"
 printf ',"kernel":%s' "$(jsn "$kernel")"
-printf ',"dockerd":{"pids":[%s]' "$(printf '%s' "$pids" | awk '{ for (i = 1; i <= NF; i++) printf "%s%s", (i > 1 ? "," : ""), $i }')"
+printf ',"dockerd":{"pids":['
+sep=""
+for p in $pids; do printf '%s%s' "$sep" "$p"; sep=","; done
+printf ']'
 printf ',"pid":%s,"argv":%s,"exe":%s' "$(jnum "$pid")" "$(jsa "$argv")" "$(jsn "$exe")"
 printf ',"start_ticks":%s,"btime":%s,"clk_tck":%s' "$(jnum "$start_ticks")" "$(jnum "$btime")" "$(jnum "$clk_tck")"
 printf ',"error":%s}' "$(jsn "$dockerd_err")"
@@ -535,3 +570,4 @@ printf ',"packages":{"dpkg":%s,"apt_policy":%s,"rpm":%s,"yum_updates":%s}' \
   "$(jsn "$dpkg_out")" "$(jsn "$apt_out")" "$(jsn "$rpm_out")" "$(jsn "$yum_out")"
 printf ',"sysctl":{"user.max_user_namespaces":%s}' "$(jsn "$userns_max")"
 printf '}\n'
+} | awk "$J_FINAL"

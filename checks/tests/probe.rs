@@ -168,7 +168,9 @@ esac"#,
     let json_line = INFO.replace('\'', "'\\''");
     fake(&bin, "docker", &format!("case \"$1\" in info) printf '%s\\n' '{json_line}' ;; version) printf '%s\\n' '{{\"Client\":{{\"Version\":\"20.10.24\"}},\"Server\":{{\"Version\":\"20.10.24+dfsg1\",\"Experimental\":false}}}}' ;; esac"));
     // Like the real API: the JSON ends in a newline, then -w adds "\n200".
-    fake(&bin, "curl", &format!("case \"$*\" in *info*) printf '%s\\n\\n200' '{json_line}' ;; *) printf '%s\\n\\n200' '{{\"Version\":\"20.10.24+dfsg1\",\"Experimental\":false}}' ;; esac"));
+    // Like curl with two URLs and `-w "\n@@code=%{http_code}@@\n"`: each body
+    // (with the API's own newline), then the write-out.
+    fake(&bin, "curl", &format!("printf '%s\\n\\n@@code=200@@\\n' '{json_line}' '{{\"Version\":\"20.10.24+dfsg1\",\"Experimental\":false}}'"));
     fake(
         &bin,
         "getent",
