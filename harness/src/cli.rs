@@ -19,7 +19,7 @@ use shipshape_harness::report::{self, Format};
 use shipshape_harness::shell;
 use shipshape_harness::target::{self, Conn, TargetSpec};
 use shipshape_harness::transport::{SshSession, SshTarget};
-use shipshape_harness::{audit as auditing, fix, policy, scenario, suite};
+use shipshape_harness::{audit as auditing, bench, fix, policy, scenario, suite};
 
 #[derive(Parser)]
 #[command(
@@ -49,6 +49,23 @@ enum Command {
     Fix(FixArgs),
     /// List the controls of the catalogue.
     Controls,
+    /// Measure image build (warm), boot, reset, reboot, audit and the suite.
+    Bench(BenchArgs),
+}
+
+#[derive(clap::Args)]
+struct BenchArgs {
+    /// What to measure (default: all but the suite). `audit` alone is the
+    /// audit benchmark: wall time and SSH round trips.
+    #[arg(value_enum)]
+    parts: Vec<bench::Part>,
+    #[arg(long, default_value = "debian-12")]
+    platform: Platform,
+    /// Runs per cheap figure; the median is reported.
+    #[arg(long, default_value_t = 5)]
+    runs: usize,
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(clap::Args)]
@@ -280,6 +297,27 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Audit(args) => return audit(&home, args).await,
         Command::Test(args) => return test(&home, args).await,
         Command::Fix(args) => return fix_cmd(&home, args).await,
+        Command::Bench(args) => {
+            let parts = if args.parts.is_empty() {
+                vec![
+                    bench::Part::Image,
+                    bench::Part::Boot,
+                    bench::Part::Reset,
+                    bench::Part::Reboot,
+                    bench::Part::Audit,
+                ]
+            } else {
+                args.parts.clone()
+            };
+            let all = scenario::load_dir(&scenarios_dir(None))?;
+            let chosen: Vec<&scenario::Scenario> = all.iter().collect();
+            let f = bench::run(&home, args.platform, &parts, args.runs.max(1), &chosen).await?;
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&f)?);
+            } else {
+                print!("{}", bench::render(&f));
+            }
+        }
         Command::Controls => {
             println!(
                 "{:<26} {:<7} {:<9} {:<4} TITLE",
@@ -508,6 +546,18 @@ async fn connect(
     Ok(target::connect_ssh(&target).await?)
 }
 
+/// `./scenarios` when run from a checkout, else the one shipped with the source.
+fn scenarios_dir(given: Option<PathBuf>) -> PathBuf {
+    given.unwrap_or_else(|| {
+        let here = PathBuf::from("scenarios");
+        if here.is_dir() {
+            here
+        } else {
+            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios"))
+        }
+    })
+}
+
 fn load_policy(path: &Option<PathBuf>) -> Result<shipshape_checks::Policy> {
     Ok(match path {
         Some(p) => policy::load(p)?,
@@ -517,14 +567,7 @@ fn load_policy(path: &Option<PathBuf>) -> Result<shipshape_checks::Policy> {
 
 async fn test(home: &Home, args: TestArgs) -> Result<ExitCode> {
     let policy = load_policy(&args.policy)?;
-    let dir = args.scenarios_dir.clone().unwrap_or_else(|| {
-        let here = PathBuf::from("scenarios");
-        if here.is_dir() {
-            here
-        } else {
-            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios"))
-        }
-    });
+    let dir = scenarios_dir(args.scenarios_dir.clone());
     let all = scenario::load_dir(&dir)?;
     let chosen = suite::select(&all, &args.scenarios);
     if chosen.is_empty() {

@@ -2,6 +2,7 @@
 //! hygiene that keeps a run from leaving VMs behind.
 
 pub mod audit;
+pub mod bench;
 pub mod cleanup;
 pub mod driver;
 pub mod fix;

@@ -450,12 +450,17 @@ impl QemuVm {
     /// Returns the VM to its snapshot and reconnects. The guest clock is set
     /// to the host's, since loadvm brings back the snapshot's time.
     pub async fn reset(&mut self) -> Result<Duration, DriverError> {
-        let started = Instant::now();
         let tag = self
             .record
             .snapshot
             .clone()
             .ok_or(DriverError::NoSnapshot)?;
+        self.reset_to(&tag).await
+    }
+
+    /// Returns the VM to the live snapshot `tag` and reconnects.
+    pub async fn reset_to(&mut self, tag: &str) -> Result<Duration, DriverError> {
+        let started = Instant::now();
         self.drop_ssh().await;
         let mut qmp = self.qmp().await?;
         qmp.hmp(&format!("loadvm {tag}"), Duration::from_secs(60))

@@ -1,0 +1,579 @@
+//! Real-VM audit tests on debian-12: the fresh image's verdicts, then, from a
+//! hardened daemon configuration, each daemon setting misconfigured as a
+//! `daemon.json` key and as a dockerd flag in a systemd drop-in: after a
+//! dockerd restart exactly that control changes verdict.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use libtest_mimic::{Arguments, Failed, Trial};
+use serde_json::{json, Value};
+use shipshape_checks::{Policy, Verdict};
+use shipshape_harness::audit::{self, AuditRun};
+use shipshape_harness::driver::{BootOptions, QemuVm};
+use shipshape_harness::image;
+use shipshape_harness::paths::Home;
+use shipshape_harness::platform::Platform;
+use shipshape_harness::progress::Progress;
+use shipshape_harness::target::Conn;
+
+/// The fresh debian-12 image (docker.io 20.10, Debian's defaults).
+const FRESH_DEBIAN_12: &[(&str, &str)] = &[
+    ("docker-root-mount", "fail"),
+    ("docker-group", "pass"),
+    ("audit-dockerd", "fail"),
+    ("audit-run-containerd", "fail"),
+    ("audit-var-lib-docker", "fail"),
+    ("audit-etc-docker", "fail"),
+    ("audit-docker-service", "fail"),
+    ("audit-containerd-sock", "fail"),
+    ("audit-docker-socket", "fail"),
+    ("audit-etc-default-docker", "fail"),
+    ("audit-daemon-json", "not-applicable"),
+    ("audit-containerd-config", "fail"),
+    ("audit-etc-sysconfig-docker", "not-applicable"),
+    ("audit-containerd", "fail"),
+    ("audit-containerd-shim", "fail"),
+    ("audit-containerd-shim-runc-v1", "fail"),
+    ("audit-containerd-shim-runc-v2", "fail"),
+    ("audit-runc", "fail"),
+    ("host-hardening", "manual"),
+    ("docker-version", "pass"),
+    ("icc", "fail"),
+    ("log-level", "pass"),
+    ("iptables", "pass"),
+    ("insecure-registries", "pass"),
+    ("no-aufs", "pass"),
+    ("tls-auth", "pass"),
+    ("default-ulimits", "fail"),
+    ("userns-remap", "fail"),
+    ("cgroup-parent", "pass"),
+    ("dm-basesize", "pass"),
+    ("authz-plugin", "manual"),
+    ("log-config", "fail"),
+    ("no-new-privileges", "fail"),
+    ("live-restore", "fail"),
+    ("userland-proxy", "fail"),
+    ("seccomp-profile", "pass"),
+    ("no-experimental", "pass"),
+    ("legacy-registry", "not-applicable"),
+    ("perm-docker-service", "pass"),
+    ("perm-docker-socket-unit", "pass"),
+    ("perm-etc-docker", "pass"),
+    ("perm-registry-certs", "not-applicable"),
+    ("perm-tls-ca", "not-applicable"),
+    ("perm-tls-cert", "not-applicable"),
+    ("perm-tls-key", "not-applicable"),
+    ("perm-docker-sock", "pass"),
+    ("perm-daemon-json", "not-applicable"),
+    ("perm-etc-default-docker", "pass"),
+    ("perm-etc-sysconfig-docker", "not-applicable"),
+    ("perm-containerd-sock", "pass"),
+];
+
+/// Every daemon control passes with this configuration.
+fn hardened() -> Value {
+    json!({
+        "icc": false,
+        "live-restore": true,
+        "userland-proxy": false,
+        "no-new-privileges": true,
+        "userns-remap": "default",
+        "default-ulimits": {
+            "nofile": {"Name": "nofile", "Soft": 20480, "Hard": 40960},
+            "nproc": {"Name": "nproc", "Soft": 1024, "Hard": 2048}
+        },
+        "log-driver": "json-file",
+        "log-opts": {"max-size": "50m", "max-file": "3"}
+    })
+}
+
+const DROPIN: &str = "/etc/systemd/system/docker.service.d/50-test.conf";
+const BASE_EXEC: &str = "/usr/sbin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock";
+
+/// A misconfiguration: the control it must flip, the `daemon.json` edit
+/// (key → value; null removes), and the same as dockerd flags (`None` where
+/// dockerd has no flag form of the misconfiguration).
+struct Case {
+    control: &'static str,
+    key: &'static str,
+    json: Value,
+    flags: Option<&'static str>,
+}
+
+fn cases() -> Vec<Case> {
+    vec![
+        Case {
+            control: "icc",
+            key: "icc",
+            json: json!(true),
+            flags: Some("--icc=true"),
+        },
+        Case {
+            control: "live-restore",
+            key: "live-restore",
+            json: json!(false),
+            flags: Some("--live-restore=false"),
+        },
+        Case {
+            control: "userland-proxy",
+            key: "userland-proxy",
+            json: json!(true),
+            flags: Some("--userland-proxy=true"),
+        },
+        // The peer script's bug: `--no-new-privileges=false` is not the flag.
+        Case {
+            control: "no-new-privileges",
+            key: "no-new-privileges",
+            json: json!(false),
+            flags: Some("--no-new-privileges=false"),
+        },
+        Case {
+            control: "insecure-registries",
+            key: "insecure-registries",
+            json: json!(["registry.invalid:5000"]),
+            flags: Some("--insecure-registry registry.invalid:5000"),
+        },
+        Case {
+            control: "no-experimental",
+            key: "experimental",
+            json: json!(true),
+            flags: Some("--experimental"),
+        },
+        Case {
+            control: "cgroup-parent",
+            key: "cgroup-parent",
+            json: json!("shipshape.slice"),
+            flags: Some("--cgroup-parent=shipshape.slice"),
+        },
+        Case {
+            control: "log-level",
+            key: "log-level",
+            json: json!("debug"),
+            flags: Some("--log-level=debug"),
+        },
+        Case {
+            control: "iptables",
+            key: "iptables",
+            json: json!(false),
+            flags: Some("--iptables=false"),
+        },
+        Case {
+            control: "seccomp-profile",
+            key: "seccomp-profile",
+            json: json!("/etc/docker/allow-all.json"),
+            flags: Some("--seccomp-profile=/etc/docker/allow-all.json"),
+        },
+        Case {
+            control: "default-ulimits",
+            key: "default-ulimits",
+            json: json!({"nofile": {"Name": "nofile", "Soft": 100, "Hard": 200}}),
+            flags: Some("--default-ulimit nofile=100:200"),
+        },
+        Case {
+            control: "log-config",
+            key: "log-opts",
+            json: json!({"max-size": "500m", "max-file": "3"}),
+            flags: Some("--log-opt max-size=500m --log-opt max-file=3"),
+        },
+        Case {
+            control: "userns-remap",
+            key: "userns-remap",
+            json: Value::Null,
+            flags: None,
+        },
+    ]
+}
+
+struct Fixture {
+    rt: tokio::runtime::Runtime,
+    home: Home,
+    vm: Mutex<Option<QemuVm>>,
+    hardened: Mutex<Option<AuditRun>>,
+}
+
+fn kind(v: &Verdict) -> &'static str {
+    match v {
+        Verdict::Pass => "pass",
+        Verdict::Fail => "fail",
+        Verdict::NotApplicable { .. } => "not-applicable",
+        Verdict::Manual { .. } => "manual",
+    }
+}
+
+async fn audit_vm(vm: &mut QemuVm) -> Result<AuditRun, Failed> {
+    let s = vm.ssh().await?;
+    Ok(audit::run(&Conn::Ssh(s), &Policy::default()).await?)
+}
+
+async fn sh(vm: &mut QemuVm, cmd: &str) -> Result<String, Failed> {
+    let out = vm
+        .ssh()
+        .await?
+        .exec_timeout(cmd, Duration::from_secs(180))
+        .await?;
+    if !out.success() {
+        return Err(format!(
+            "`{cmd}` failed ({}): {}{}",
+            out.status, out.stdout, out.stderr
+        )
+        .into());
+    }
+    Ok(out.stdout)
+}
+
+async fn write_daemon_json(vm: &mut QemuVm, v: &Value) -> Result<(), Failed> {
+    let text = serde_json::to_string_pretty(v)? + "\n";
+    vm.ssh()
+        .await?
+        .upload(text.as_bytes(), "/etc/docker/daemon.json", 0o644)
+        .await?;
+    Ok(())
+}
+
+const RESTART: &str =
+    "systemctl daemon-reload && systemctl restart docker && docker version >/dev/null";
+
+impl Fixture {
+    fn with_vm<T>(
+        &self,
+        f: impl for<'a> FnOnce(
+            &'a mut QemuVm,
+            &'a Mutex<Option<AuditRun>>,
+        ) -> std::pin::Pin<
+            Box<dyn std::future::Future<Output = Result<T, Failed>> + 'a>,
+        >,
+    ) -> Result<T, Failed> {
+        let mut slot = self.vm.lock().unwrap_or_else(|e| e.into_inner());
+        self.rt.block_on(async {
+            if slot.is_none() {
+                let progress = Progress::new("debian-12");
+                let img = image::ensure(&self.home, Platform::Debian12, &progress).await?;
+                let name = format!("audit-test-{}", std::process::id());
+                *slot = Some(QemuVm::boot(&self.home, &img, BootOptions::new(name)).await?);
+            }
+            f(slot.as_mut().unwrap(), &self.hardened).await
+        })
+    }
+
+    /// Resets to the hardened snapshot, taking it on first use.
+    async fn hardened_vm(
+        vm: &mut QemuVm,
+        cache: &Mutex<Option<AuditRun>>,
+    ) -> Result<AuditRun, Failed> {
+        if let Some(run) = cache.lock().unwrap().clone() {
+            vm.reset_to("hardened").await?;
+            return Ok(run);
+        }
+        vm.reset_to("clean").await?;
+        sh(
+            vm,
+            "echo '{\"defaultAction\": \"SCMP_ACT_ALLOW\"}' > /etc/docker/allow-all.json",
+        )
+        .await?;
+        write_daemon_json(vm, &hardened()).await?;
+        sh(vm, RESTART).await?;
+        let run = audit_vm(vm).await?;
+        let daemon = [
+            "icc",
+            "live-restore",
+            "userland-proxy",
+            "no-new-privileges",
+            "userns-remap",
+            "default-ulimits",
+            "log-config",
+            "insecure-registries",
+            "no-experimental",
+            "cgroup-parent",
+            "log-level",
+            "iptables",
+            "seccomp-profile",
+        ];
+        for id in daemon {
+            let v = run.verdict_of(id).ok_or(format!("no {id}"))?;
+            if !matches!(v, Verdict::Pass) {
+                let ev = run
+                    .findings
+                    .iter()
+                    .find(|f| f.id == id)
+                    .map(|f| f.evidence.join(" | "));
+                return Err(format!("hardened config: {id} is {v:?}: {ev:?}").into());
+            }
+        }
+        vm.snapshot("hardened").await?;
+        *cache.lock().unwrap() = Some(run.clone());
+        Ok(run)
+    }
+}
+
+/// The controls whose verdict kind differs between two runs.
+fn changed(a: &AuditRun, b: &AuditRun) -> Vec<String> {
+    a.findings
+        .iter()
+        .filter_map(|f| {
+            let other = b.verdict_of(f.id)?;
+            (kind(&f.verdict) != kind(other))
+                .then(|| format!("{} {} -> {}", f.id, kind(&f.verdict), kind(other)))
+        })
+        .collect()
+}
+
+fn check_only(control: &str, base: &AuditRun, now: &AuditRun) -> Result<(), Failed> {
+    let diff = changed(base, now);
+    let want = format!("{control} pass -> fail");
+    if diff == [want.clone()] {
+        Ok(())
+    } else {
+        let ev = now
+            .findings
+            .iter()
+            .find(|f| f.id == control)
+            .map(|f| f.evidence.join("\n  "))
+            .unwrap_or_default();
+        Err(format!("expected only `{want}`, got {diff:?}\nevidence:\n  {ev}").into())
+    }
+}
+
+fn main() {
+    let mut args = Arguments::from_args();
+    args.test_threads = Some(1);
+    let fx = Arc::new(Fixture {
+        rt: tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap(),
+        home: Home::from_env(),
+        vm: Mutex::new(None),
+        hardened: Mutex::new(None),
+    });
+    let mut trials = Vec::new();
+    {
+        let fx = fx.clone();
+        trials.push(Trial::test(
+            "fresh_debian_12_gives_the_expected_verdicts",
+            move || {
+                fx.with_vm(|vm, _| {
+                    Box::pin(async move {
+                        vm.reset_to("clean").await?;
+                        let run = audit_vm(vm).await?;
+                        let mut wrong = Vec::new();
+                        for (id, want) in FRESH_DEBIAN_12 {
+                            match run.verdict_of(id) {
+                                Some(v) if kind(v) == *want => {}
+                                Some(v) => {
+                                    wrong.push(format!("{id}: {} (expected {want})", kind(v)))
+                                }
+                                None => wrong.push(format!("{id}: missing")),
+                            }
+                        }
+                        if run.findings.len() != FRESH_DEBIAN_12.len() {
+                            wrong.push(format!(
+                                "{} controls audited, {} expected",
+                                run.findings.len(),
+                                FRESH_DEBIAN_12.len()
+                            ));
+                        }
+                        if run.round_trips != 1 {
+                            wrong.push(format!("{} round trips", run.round_trips));
+                        }
+                        if wrong.is_empty() {
+                            Ok(())
+                        } else {
+                            Err(wrong.join("\n").into())
+                        }
+                    })
+                })
+            },
+        ));
+    }
+    {
+        let fx = fx.clone();
+        trials.push(Trial::test("cli_audit_formats_and_exit_codes", move || {
+            let home = fx.home.root().to_path_buf();
+            fx.with_vm(|vm, _| {
+                Box::pin(async move {
+                    vm.reset_to("clean").await?;
+                    let name = vm.record.name.clone();
+                    let dir = tempfile::tempdir()?;
+                    let bin = env!("CARGO_BIN_EXE_shipshape");
+                    let run = |args: &[&str]| {
+                        std::process::Command::new(bin)
+                            .args(args)
+                            .env("SHIPSHAPE_HOME", &home)
+                            .output()
+                    };
+                    // JUnit: one testcase per control, fails carry evidence and remediation.
+                    let junit = dir.path().join("audit.xml");
+                    let out = run(&[
+                        "audit",
+                        "--target",
+                        &name,
+                        "--format",
+                        "junit",
+                        "--output",
+                        junit.to_str().unwrap(),
+                    ])?;
+                    if out.status.code() != Some(1) {
+                        return Err(format!(
+                            "junit run exit {:?}: {}",
+                            out.status,
+                            String::from_utf8_lossy(&out.stderr)
+                        )
+                        .into());
+                    }
+                    let xml = std::fs::read_to_string(&junit)?;
+                    let cases = xml.matches("<testcase ").count();
+                    let n = shipshape_checks::catalogue().len();
+                    if cases != n {
+                        return Err(format!("{cases} testcases for {n} controls").into());
+                    }
+                    let icc = xml
+                        .split("<testcase ")
+                        .find(|c| c.contains("name=\"icc\""))
+                        .unwrap_or_default();
+                    if !(icc.contains("<failure")
+                        && icc.contains("remediation")
+                        && icc.contains("evidence"))
+                    {
+                        return Err(
+                            format!("icc testcase lacks a failure with evidence: {icc}").into()
+                        );
+                    }
+                    let legacy = xml
+                        .split("<testcase ")
+                        .find(|c| c.contains("name=\"legacy-registry\""))
+                        .unwrap_or_default();
+                    if !(legacy.contains("<skipped") && legacy.contains("not applicable")) {
+                        return Err(format!(
+                            "legacy-registry is not skipped with a reason: {legacy}"
+                        )
+                        .into());
+                    }
+                    // JSON: every control with id, CIS id, verdict and evidence.
+                    let out = run(&["audit", "--target", &name, "--format", "json"])?;
+                    let v: Value = serde_json::from_slice(&out.stdout)?;
+                    let controls = v["controls"].as_array().ok_or("no controls")?;
+                    if controls.len() != n
+                        || controls.iter().any(|c| {
+                            c["id"].is_null()
+                                || c["cis"].is_null()
+                                || c["verdict"].is_null()
+                                || !c["evidence"].is_array()
+                        })
+                    {
+                        return Err(format!("bad JSON report: {v}").into());
+                    }
+                    if v["round_trips"] != 1 {
+                        return Err(format!("round trips: {}", v["round_trips"]).into());
+                    }
+                    // Exit 2 when the audit cannot run, with a message naming the cause.
+                    let key = vm.ssh_target().key_path.display().to_string();
+                    let hk = vm.record.host_key.clone();
+                    for (args, needle) in [
+                        (vec!["audit", "--target", "http://example"], "bad target"),
+                        (
+                            vec![
+                                "audit",
+                                "--target",
+                                "ssh://root@127.0.0.1:1",
+                                "-i",
+                                "/nonexistent/key",
+                                "--host-key",
+                                &hk,
+                            ],
+                            "does not exist",
+                        ),
+                        (
+                            vec![
+                                "audit",
+                                "--target",
+                                "ssh://root@127.0.0.1:1",
+                                "-i",
+                                &key,
+                                "--host-key",
+                                &hk,
+                            ],
+                            "cannot connect",
+                        ),
+                    ] {
+                        let out = run(&args)?;
+                        let err = String::from_utf8_lossy(&out.stderr);
+                        if out.status.code() != Some(2) || !err.contains(needle) {
+                            return Err(format!(
+                                "{args:?}: exit {:?}, stderr {err}",
+                                out.status.code()
+                            )
+                            .into());
+                        }
+                    }
+                    Ok(())
+                })
+            })
+        }));
+    }
+    for case in cases() {
+        let key_name = format!(
+            "misconfigured_{}_as_daemon_json_key_flips_only_it",
+            case.control
+        );
+        let fx1 = fx.clone();
+        let (control, key, value) = (case.control, case.key, case.json.clone());
+        trials.push(Trial::test(key_name, move || {
+            fx1.with_vm(|vm, cache| {
+                Box::pin(async move {
+                    let base = Fixture::hardened_vm(vm, cache).await?;
+                    let mut cfg = hardened();
+                    if value.is_null() {
+                        cfg.as_object_mut().unwrap().remove(key);
+                    } else {
+                        cfg[key] = value;
+                    }
+                    write_daemon_json(vm, &cfg).await?;
+                    sh(vm, RESTART).await?;
+                    check_only(control, &base, &audit_vm(vm).await?)
+                })
+            })
+        }));
+        if let Some(flags) = case.flags {
+            let fx2 = fx.clone();
+            trials.push(Trial::test(
+                format!(
+                    "misconfigured_{}_as_dropin_flag_flips_only_it",
+                    case.control
+                ),
+                move || {
+                    fx2.with_vm(|vm, cache| {
+                        Box::pin(async move {
+                            let base = Fixture::hardened_vm(vm, cache).await?;
+                            // One place per option: the key leaves daemon.json.
+                            let mut cfg = hardened();
+                            cfg.as_object_mut().unwrap().remove(key);
+                            write_daemon_json(vm, &cfg).await?;
+                            let unit =
+                                format!("[Service]\nExecStart=\nExecStart={BASE_EXEC} {flags}\n");
+                            sh(vm, "mkdir -p /etc/systemd/system/docker.service.d").await?;
+                            vm.ssh()
+                                .await?
+                                .upload(unit.as_bytes(), DROPIN, 0o644)
+                                .await?;
+                            sh(vm, RESTART).await?;
+                            let now = audit_vm(vm).await?;
+                            let argv = now.facts.dockerd.argv.join(" ");
+                            if !argv.contains(flags.split(' ').next().unwrap()) {
+                                return Err(
+                                    format!("dockerd does not run with {flags}: {argv}").into()
+                                );
+                            }
+                            check_only(control, &base, &now)
+                        })
+                    })
+                },
+            ));
+        }
+    }
+    let conclusion = libtest_mimic::run(&args, trials);
+    if let Some(vm) = fx.vm.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        fx.rt.block_on(vm.destroy());
+    }
+    conclusion.exit();
+}
