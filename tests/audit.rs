@@ -261,7 +261,8 @@ impl Fixture {
         vm: &mut QemuVm,
         cache: &Mutex<Option<AuditRun>>,
     ) -> Result<AuditRun, Failed> {
-        if let Some(run) = cache.lock().unwrap().clone() {
+        let cached = cache.lock().unwrap().clone();
+        if let Some(run) = cached {
             vm.reset_to("hardened").await?;
             return Ok(run);
         }
