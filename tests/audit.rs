@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 use shipshape_checks::{Policy, Verdict};
 use shipshape_harness::audit::{self, AuditRun};
 use shipshape_harness::driver::{BootOptions, QemuVm};
+use shipshape_harness::fix;
 use shipshape_harness::image;
 use shipshape_harness::paths::Home;
 use shipshape_harness::platform::Platform;
@@ -510,6 +511,72 @@ fn main() {
                     Ok(())
                 })
             })
+        }));
+    }
+    {
+        let fx = fx.clone();
+        trials.push(Trial::test("fix_refuses_a_disk_with_a_filesystem_and_writes_nothing", move || {
+            fx.with_vm(|vm, _| Box::pin(async move {
+                vm.reset_to("clean").await?;
+                let hash = "sha256sum /etc/fstab; blkid -p -o export /dev/sdb | sort; ls -la /var/backups/shipshape 2>&1; findmnt -no SOURCE /var/lib/docker; ls /var/lib/docker.pre-shipshape 2>&1";
+                sh(vm, "mkfs.ext4 -q -L someone-elses /dev/sdb").await?;
+                let before = sh(vm, hash).await?;
+                let run = audit_vm(vm).await?;
+                let s = vm.ssh().await?;
+                let r = fix::run_fix(&Conn::Ssh(s), "docker-root-mount", &run.facts, &Policy::default()).await;
+                match r {
+                    Err(fix::FixError::Apply(fix::apply::ApplyError::Refused { output })) => {
+                        if !output.contains("refusing to format /dev/sdb") {
+                            return Err(format!("refusal does not say why: {output}").into());
+                        }
+                    }
+                    other => return Err(format!("expected a refusal, got {other:?}").into()),
+                }
+                let after = sh(vm, hash).await?;
+                if before != after {
+                    return Err(format!("the target changed:\n{before}\n---\n{after}").into());
+                }
+                Ok(())
+            }))
+        }));
+    }
+    {
+        let fx = fx.clone();
+        trials.push(Trial::test("fix_rolls_back_when_dockerd_does_not_come_back", move || {
+            fx.with_vm(|vm, _| Box::pin(async move {
+                vm.reset_to("clean").await?;
+                // The same option as a flag and as a daemon.json key: dockerd refuses to start.
+                let unit = format!("[Service]\nExecStart=\nExecStart={BASE_EXEC} --live-restore\n");
+                sh(vm, "mkdir -p /etc/systemd/system/docker.service.d").await?;
+                vm.ssh().await?.upload(unit.as_bytes(), DROPIN, 0o644).await?;
+                sh(vm, RESTART).await?;
+                let before = sh(vm, "cat /etc/docker/daemon.json 2>&1; sha256sum /etc/systemd/system/docker.service.d/*").await?;
+                let change = fix::Change {
+                    edits: vec![fix::FileEdit { path: "/etc/docker/daemon.json".into(), content: Some("{\"live-restore\": true}\n".into()), mode: 0o644 }],
+                    restart_docker: true,
+                    ..Default::default()
+                };
+                let s = vm.ssh().await?;
+                let conn = Conn::Ssh(s);
+                let current = fix::read_files(&conn, &["/etc/docker/daemon.json".to_string()]).await?;
+                let outcome = fix::apply(&conn, &change, &current).await?;
+                let journal = match outcome {
+                    fix::Outcome::RolledBack { journal, .. } => journal,
+                    other => return Err(format!("expected a rollback, got {other:?}").into()),
+                };
+                if !journal.contains("flag and in the configuration file") {
+                    return Err(format!("the report does not show dockerd's complaint: {journal}").into());
+                }
+                let after = sh(vm, "cat /etc/docker/daemon.json 2>&1; sha256sum /etc/systemd/system/docker.service.d/*").await?;
+                if before != after {
+                    return Err(format!("files not restored:\n{before}\n---\n{after}").into());
+                }
+                let active = sh(vm, "systemctl is-active docker; docker info -f '{{.LiveRestoreEnabled}}'").await?;
+                if active != "active\ntrue\n" {
+                    return Err(format!("dockerd is not back on the old config: {active:?}").into());
+                }
+                Ok(())
+            }))
         }));
     }
     for case in cases() {

@@ -35,6 +35,8 @@ pub struct AuditRun {
     pub duration: Duration,
     /// Commands sent to the target: the probe is one.
     pub round_trips: u32,
+    /// The probe's JSON as the target printed it (fixtures are captured from it).
+    pub probe_output: String,
 }
 
 impl AuditRun {
@@ -86,5 +88,6 @@ pub async fn run(conn: &Conn<'_>, policy: &Policy) -> Result<AuditRun, AuditErro
         facts,
         duration: started.elapsed(),
         round_trips: 1,
+        probe_output: out.stdout,
     })
 }

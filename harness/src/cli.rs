@@ -138,6 +138,9 @@ struct AuditArgs {
     /// Show the evidence of every control in the table.
     #[arg(short, long)]
     verbose: bool,
+    /// Also save the probe's raw JSON here (how the test fixtures are captured).
+    #[arg(long)]
+    save_probe: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -478,6 +481,9 @@ async fn audit(home: &Home, args: AuditArgs) -> Result<ExitCode> {
         None => Conn::Local,
     };
     let run = auditing::run(&conn, &policy).await?;
+    if let Some(p) = &args.save_probe {
+        std::fs::write(p, &run.probe_output).with_context(|| format!("writing {}", p.display()))?;
+    }
     if let Some(vm) = vm_holder {
         vm.destroy().await;
     }

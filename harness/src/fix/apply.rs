@@ -26,8 +26,13 @@ pub struct FileEdit {
 #[derive(Debug, Clone, Default)]
 pub struct Change {
     pub edits: Vec<FileEdit>,
+    /// Shell run first, before any backup or write: a failure here (e.g. a
+    /// data disk that is not empty) aborts with nothing changed.
+    pub precheck: Option<String>,
     /// Shell run after the files are written, before the restart (e.g. sysctl).
     pub after_write: Option<String>,
+    /// Shell run during a rollback, after the files are restored (e.g. undo a mount).
+    pub on_rollback: Option<String>,
     pub restart_docker: bool,
     /// Shown before acting, in dry runs too (e.g. userns-remap hides images).
     pub notes: Vec<String>,
@@ -55,6 +60,8 @@ pub enum ApplyError {
         "the change failed on the target (exit {status}); nothing was left half-written: {output}"
     )]
     Failed { status: u32, output: String },
+    #[error("refused, nothing was changed: {output}")]
+    Refused { output: String },
     #[error("dockerd did not come back and the rollback failed too (exit {status}): {output}")]
     RollbackFailed { status: u32, output: String },
 }
@@ -137,6 +144,11 @@ const HEALTHY: &str = r#"shipshape_healthy() {
 fn script(change: &Change, edits: &[FileEdit], stamp: &str) -> String {
     let bk = format!("/var/backups/shipshape/{stamp}");
     let mut s = String::from("set -eu\numask 077\n");
+    if let Some(pre) = &change.precheck {
+        s.push_str("(\n");
+        s.push_str(pre);
+        s.push_str("\n) || { echo \"PRECHECK\"; exit 5; }\n");
+    }
     s.push_str(HEALTHY);
     s.push_str(&format!(
         "bk={}\nmkdir -p \"$bk\"\n: > \"$bk/.created\"\n",
@@ -149,7 +161,12 @@ fn script(change: &Change, edits: &[FileEdit], stamp: &str) -> String {
             "if [ -e {p} ]; then mkdir -p \"$bk$(dirname {p})\"; cp -a {p} \"$bk\"{p}; else echo {p} >> \"$bk/.created\"; fi\n"
         ));
     }
-    s.push_str("restore() {\n  while read -r f; do [ -n \"$f\" ] && rm -f \"$f\"; done < \"$bk/.created\"\n  (cd \"$bk\" && find . -type f ! -name .created | while read -r f; do cp -a \"$f\" \"/${f#./}\"; done)\n}\n");
+    s.push_str("restore() {\n  set +e\n  while read -r f; do [ -n \"$f\" ] && rm -f \"$f\"; done < \"$bk/.created\"\n  (cd \"$bk\" && find . -type f ! -name .created | while read -r f; do cp -a \"$f\" \"/${f#./}\"; done)\n");
+    if let Some(rb) = &change.on_rollback {
+        s.push_str(rb);
+        s.push('\n');
+    }
+    s.push_str("}\n");
     s.push_str("trap 'rc=$?; [ $rc -ne 0 ] && restore; exit $rc' EXIT\n");
     for e in edits {
         let p = quote(&e.path);
@@ -194,7 +211,7 @@ pub async fn apply(
     current: &BTreeMap<String, Option<String>>,
 ) -> Result<Outcome, ApplyError> {
     let edits = effective_edits(change, current);
-    if edits.is_empty() && change.after_write.is_none() {
+    if edits.is_empty() && change.after_write.is_none() && change.precheck.is_none() {
         return Ok(Outcome::AlreadyCompliant);
     }
     let stamp = format!(
@@ -229,6 +246,9 @@ pub async fn apply(
                 journal,
             })
         }
+        (Some("PRECHECK"), _) => Err(ApplyError::Refused {
+            output: out.stderr.trim().to_string(),
+        }),
         (Some("ROLLBACKFAILED"), status) => Err(ApplyError::RollbackFailed {
             status,
             output: format!("{}{}", out.stdout, out.stderr),

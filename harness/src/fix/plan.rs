@@ -74,10 +74,25 @@ const TEMPLATES: &[(&str, &str)] = &[
         "docker-group",
         include_str!("templates/docker-group.json.hbs"),
     ),
+    (
+        "docker-root-mount",
+        include_str!("templates/docker-root-mount.json.hbs"),
+    ),
+    ("auditd-rules", include_str!("templates/auditd-rules.json.hbs")),
 ];
 
+/// Every `audit-*` control shares one fix: the whole rule file.
+fn template_id(control: &str) -> &str {
+    if control.starts_with("audit-") {
+        "auditd-rules"
+    } else {
+        control
+    }
+}
+
 pub fn has_fix(control: &str) -> bool {
-    TEMPLATES.iter().any(|(id, _)| *id == control)
+    let id = template_id(control);
+    TEMPLATES.iter().any(|(t, _)| *t == id)
 }
 
 /// What a template renders to.
@@ -90,11 +105,25 @@ struct Spec {
     #[serde(default)]
     files: Vec<SpecFile>,
     #[serde(default)]
+    precheck: Option<String>,
+    /// Lines appended to a file unless it already has them.
+    #[serde(default)]
+    append: Vec<SpecAppend>,
+    #[serde(default)]
     after_write: Option<String>,
+    #[serde(default)]
+    on_rollback: Option<String>,
     #[serde(default)]
     restart: Option<bool>,
     #[serde(default)]
     notes: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SpecAppend {
+    path: String,
+    line: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -143,7 +172,33 @@ fn template_context(facts: &Facts, policy: &Policy) -> Value {
         .and_then(Value::as_str)
         .unwrap_or("/var/lib/docker")
         .to_string();
+    // Docker's own root: under userns-remap DockerRootDir is a subfolder
+    // (`/var/lib/docker/100000.100000`), and the mount belongs on its parent.
+    let root_base = match docker_root.rsplit_once('/') {
+        Some((parent, last))
+            if last.split('.').count() == 2 && last.split('.').all(|p| p.parse::<u32>().is_ok()) =>
+        {
+            parent.to_string()
+        }
+        _ => docker_root.clone(),
+    };
+    let audit_paths = audit_paths(facts, &root_base);
+    let uuid = {
+        let b: [u8; 16] = rand::random();
+        format!(
+            "{}-{}-4{}-{:x}{}-{}",
+            hex::encode(&b[0..4]),
+            hex::encode(&b[4..6]),
+            &hex::encode(&b[6..8])[1..],
+            8 | (b[8] & 3),
+            &hex::encode(&b[8..10])[1..],
+            hex::encode(&b[10..16])
+        )
+    };
     json!({
+        "disk": "/dev/sdb",
+        "root": root_base,
+        "uuid": uuid,
         "policy": {
             "nofile_soft": policy.ulimit_nofile.soft,
             "nofile_hard": policy.ulimit_nofile.hard,
@@ -158,11 +213,49 @@ fn template_context(facts: &Facts, policy: &Policy) -> Value {
         "facts": {
             "group_remove": group_remove,
             "docker_root": docker_root,
+            "audit_paths": audit_paths,
         }
     })
 }
 
+/// The files CIS 1.1.3–1.1.18 watch, as this host has them: existing, and
+/// not symlinks (a watch on a symlink does not see the file).
+fn audit_paths(facts: &Facts, root_base: &str) -> Vec<String> {
+    let mut candidates: Vec<String> = Vec::new();
+    for bin in ["dockerd", "containerd", "containerd-shim", "containerd-shim-runc-v1", "containerd-shim-runc-v2", "runc"] {
+        for dir in ["/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin"] {
+            candidates.push(format!("{dir}/{bin}"));
+        }
+    }
+    candidates.extend(
+        [
+            "/run/containerd",
+            root_base,
+            "/etc/docker",
+            "/run/containerd/containerd.sock",
+            "/etc/default/docker",
+            "/etc/containerd/config.toml",
+            "/etc/sysconfig/docker",
+            facts.daemon_json_path.as_str(),
+        ]
+        .map(String::from),
+    );
+    for unit in [&facts.service, &facts.socket] {
+        candidates.extend(unit.fragment_real.clone().or(unit.fragment_path.clone()));
+    }
+    let mut out = Vec::new();
+    for c in candidates {
+        if let shipshape_checks::facts::StatLookup::Found(e) = facts.stat(&c) {
+            if !e.symlink && !out.contains(&c) {
+                out.push(c);
+            }
+        }
+    }
+    out
+}
+
 fn render(control: &str, facts: &Facts, policy: &Policy) -> Result<Spec, PlanError> {
+    let control = template_id(control);
     let tpl = TEMPLATES
         .iter()
         .find(|(id, _)| *id == control)
@@ -232,13 +325,34 @@ pub fn plan(
     policy: &Policy,
     current: &BTreeMap<String, Option<String>>,
 ) -> Result<Change, PlanError> {
+    if control == "docker-root-mount" && root_is_mounted(facts) {
+        return Ok(Change::default());
+    }
     let spec = render(control, facts, policy)?;
     let mut change = Change {
         notes: spec.notes,
         restart_docker: spec.restart.unwrap_or(true),
+        precheck: spec.precheck,
         after_write: spec.after_write.filter(|s| !s.trim().is_empty()),
+        on_rollback: spec.on_rollback,
         ..Default::default()
     };
+    for a in spec.append {
+        let cur = current.get(&a.path).cloned().flatten().unwrap_or_default();
+        if !cur.lines().any(|l| l.trim() == a.line.trim()) {
+            let mut new = cur.clone();
+            if !new.is_empty() && !new.ends_with('\n') {
+                new.push('\n');
+            }
+            new.push_str(&a.line);
+            new.push('\n');
+            change.edits.push(FileEdit {
+                path: a.path,
+                content: Some(new),
+                mode: 0o644,
+            });
+        }
+    }
     for f in spec.files {
         change.edits.push(FileEdit {
             path: f.path,
@@ -334,9 +448,23 @@ pub fn plan(
     Ok(change)
 }
 
+/// Docker's root (its parent under userns-remap) is a mount point of its own.
+fn root_is_mounted(facts: &Facts) -> bool {
+    let ctx = template_context(facts, &Policy::default());
+    let root = ctx["root"].as_str().unwrap_or("/var/lib/docker");
+    facts
+        .mount_of(root)
+        .and_then(|m| m.mount.as_ref())
+        .is_some_and(|m| m.target == root)
+}
+
 /// The files a plan reads before deciding.
 pub fn paths_to_read(facts: &Facts) -> Vec<String> {
-    vec![facts.daemon_json_path.clone(), EXEC_DROPIN.to_string()]
+    vec![
+        facts.daemon_json_path.clone(),
+        EXEC_DROPIN.to_string(),
+        "/etc/fstab".to_string(),
+    ]
 }
 
 #[cfg(test)]
