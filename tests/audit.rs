@@ -522,8 +522,9 @@ fn main() {
                 sh(vm, "mkfs.ext4 -q -L someone-elses /dev/sdb").await?;
                 let before = sh(vm, hash).await?;
                 let run = audit_vm(vm).await?;
+                let ctx = vm.fix_context();
                 let s = vm.ssh().await?;
-                let r = fix::run_fix(&Conn::Ssh(s), "docker-root-mount", &run.facts, &Policy::default()).await;
+                let r = fix::run_fix(&Conn::Ssh(s), "docker-root-mount", &run.facts, &Policy::default(), &ctx).await;
                 match r {
                     Err(fix::FixError::Apply(fix::apply::ApplyError::Refused { output })) => {
                         if !output.contains("refusing to format /dev/sdb") {

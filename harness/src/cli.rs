@@ -681,13 +681,34 @@ async fn fix_cmd(home: &Home, args: FixArgs) -> Result<ExitCode> {
     } else {
         args.controls.clone()
     };
+    let ctx = match (&args.target, args.local) {
+        (Some(t), false) => match instance::find(home, t) {
+            Some(rec) => QemuVm::attach(rec)?.fix_context(),
+            None => {
+                let host = match t.parse::<TargetSpec>()? {
+                    TargetSpec::Ssh { host, .. } => host,
+                    _ => "localhost".to_string(),
+                };
+                fix::FixContext {
+                    client_tls_dir: home.root().join("tls").join(host.replace([':', '/'], "_")),
+                    ips: host.parse().into_iter().collect(),
+                    names: vec![host],
+                }
+            }
+        },
+        _ => fix::FixContext {
+            client_tls_dir: home.root().join("tls").join("local"),
+            names: vec!["localhost".into()],
+            ips: vec![std::net::IpAddr::from([127, 0, 0, 1])],
+        },
+    };
     let mut facts = run.facts;
     let mut rolled_back = false;
     for id in &ids {
         let report = if args.dry_run {
-            fix::dry_run(&conn, id, &facts, &policy).await?
+            fix::dry_run(&conn, id, &facts, &policy, &ctx).await?
         } else {
-            fix::run_fix(&conn, id, &facts, &policy).await?
+            fix::run_fix(&conn, id, &facts, &policy, &ctx).await?
         };
         println!("{}", report.render());
         if matches!(report.outcome, fix::Outcome::RolledBack { .. }) {

@@ -20,6 +20,9 @@ pub struct InstanceRecord {
     pub dir: PathBuf,
     pub image_dir: PathBuf,
     pub ssh_port: u16,
+    /// Host port forwarded to the guest's 2376 (dockerd's TLS listener).
+    #[serde(default)]
+    pub docker_tls_port: u16,
     pub qemu_pid: i32,
     /// The process that owns an ephemeral instance; `None` once `vm up` has
     /// handed the VM over to the user.

@@ -17,4 +17,5 @@ pub mod scenario;
 pub mod shell;
 pub mod suite;
 pub mod target;
+pub mod tls;
 pub mod transport;

@@ -113,6 +113,13 @@ fn free_port() -> std::io::Result<u16> {
     Ok(l.local_addr()?.port())
 }
 
+/// Two distinct free ports (both held while the second is chosen).
+fn free_port_pair() -> std::io::Result<(u16, u16)> {
+    let a = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let b = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok((a.local_addr()?.port(), b.local_addr()?.port()))
+}
+
 pub(crate) fn qemu_img(args: &[&str]) -> Result<(), DriverError> {
     let out = std::process::Command::new("qemu-img")
         .args(args)
@@ -188,13 +195,14 @@ impl QemuVm {
         // then exits at once, and we try another port.
         let mut last_err = String::new();
         for _attempt in 0..5 {
-            let port = free_port().map_err(io("finding a free loopback port"))?;
+            let (port, tls_port) = free_port_pair().map_err(io("finding free loopback ports"))?;
             let (mut child, pid_guard) = spawn_qemu(
                 &dir,
                 image,
                 &opts,
                 accel,
                 port,
+                tls_port,
                 &overlay,
                 &data,
                 image_disk_cache(false),
@@ -214,6 +222,7 @@ impl QemuVm {
                 dir: dir.clone(),
                 image_dir: image.dir.clone(),
                 ssh_port: port,
+                docker_tls_port: tls_port,
                 qemu_pid: pid,
                 owner: Some(Owner::current()),
                 accel,
@@ -264,6 +273,7 @@ impl QemuVm {
             &opts,
             accel,
             port,
+            0,
             &image.qcow2,
             Path::new(""),
             image_disk_cache(true),
@@ -274,6 +284,7 @@ impl QemuVm {
             dir: dir.to_path_buf(),
             image_dir: image.dir.clone(),
             ssh_port: port,
+            docker_tls_port: 0,
             qemu_pid: child.id().unwrap_or(0) as i32,
             owner: Some(Owner::current()),
             accel,
@@ -315,6 +326,20 @@ impl QemuVm {
             keep: true,
             _guards: Vec::new(),
         })
+    }
+
+    /// Where fixes keep runner-side material for this VM, and the names its
+    /// dockerd certificate must carry (the forwarded loopback port, and the
+    /// guest's address on QEMU's user network).
+    pub fn fix_context(&self) -> crate::fix::FixContext {
+        crate::fix::FixContext {
+            client_tls_dir: self.record.dir.join("docker-tls"),
+            names: vec!["localhost".into(), "shipshape".into()],
+            ips: vec![
+                std::net::IpAddr::from([127, 0, 0, 1]),
+                std::net::IpAddr::from([10, 0, 2, 15]),
+            ],
+        }
     }
 
     pub fn ssh_target(&self) -> &SshTarget {
@@ -656,6 +681,7 @@ fn spawn_qemu(
     opts: &BootOptions,
     accel: Accel,
     port: u16,
+    tls_port: u16,
     root: &Path,
     data: &Path,
     cache: &str,
@@ -699,7 +725,11 @@ fn spawn_qemu(
             ]);
     }
     cmd.arg("-netdev")
-        .arg(format!("user,id=net0,hostfwd=tcp:127.0.0.1:{port}-:22"))
+        .arg(if tls_port == 0 {
+            format!("user,id=net0,hostfwd=tcp:127.0.0.1:{port}-:22")
+        } else {
+            format!("user,id=net0,hostfwd=tcp:127.0.0.1:{port}-:22,hostfwd=tcp:127.0.0.1:{tls_port}-:2376")
+        })
         .args(["-device", "virtio-net-pci,netdev=net0,romfile="])
         .args(["-device", "virtio-rng-pci"])
         .arg("-serial")

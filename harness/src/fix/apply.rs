@@ -112,6 +112,16 @@ pub fn effective_edits(
 pub fn diff(change: &Change, current: &BTreeMap<String, Option<String>>) -> String {
     let mut out = String::new();
     for e in effective_edits(change, current) {
+        // Private files (keys) are never shown: reports and logs keep diffs.
+        if e.mode & 0o077 == 0 && e.content.is_some() {
+            out.push_str(&format!(
+                "--- a{p}\n+++ b{p}\n(private file, mode {:o}: {} bytes, content not shown)\n",
+                e.mode,
+                e.content.as_ref().map(String::len).unwrap_or(0),
+                p = e.path
+            ));
+            continue;
+        }
         let old = current.get(&e.path).cloned().flatten().unwrap_or_default();
         let new = e.content.clone().unwrap_or_default();
         let d = similar::TextDiff::from_lines(&old, &new);

@@ -6,7 +6,7 @@ pub mod plan;
 use shipshape_checks::{Facts, Policy};
 
 pub use apply::{apply, diff, read_files, Change, FileEdit, Outcome};
-pub use plan::{has_fix, plan, PlanError};
+pub use plan::{has_fix, plan, FixContext, PlanError};
 
 use crate::target::Conn;
 
@@ -52,26 +52,35 @@ impl FixReport {
     }
 }
 
+type Prepared = (
+    Change,
+    std::collections::BTreeMap<String, Option<String>>,
+    Option<crate::tls::Bundle>,
+);
+
 async fn prepare(
     conn: &Conn<'_>,
     control: &str,
     facts: &Facts,
     policy: &Policy,
-) -> Result<(Change, std::collections::BTreeMap<String, Option<String>>), FixError> {
-    let current = read_files(conn, &plan::paths_to_read(facts)).await?;
-    let mut change = plan(control, facts, policy, &current)?;
+    ctx: &FixContext,
+) -> Result<Prepared, FixError> {
+    let mut current = read_files(conn, &plan::paths_to_read(facts)).await?;
+    let planned = plan(control, facts, policy, &current, ctx)?;
+    let mut change = planned.change;
     // The plan may add files beyond the ones read (e.g. sysctl.d): read them too.
-    let mut all: Vec<String> = change.edits.iter().map(|e| e.path.clone()).collect();
-    all.retain(|p| !current.contains_key(p));
-    let mut current = current;
-    if !all.is_empty() {
-        current.extend(read_files(conn, &all).await?);
+    let mut more: Vec<String> = change.edits.iter().map(|e| e.path.clone()).collect();
+    more.retain(|p| !current.contains_key(p));
+    if !more.is_empty() {
+        current.extend(read_files(conn, &more).await?);
     }
-    // An after-write command alone (e.g. sysctl) re-runs only with a file change.
+    // Commands run only together with a file change, except a fix that is
+    // only commands (docker-group).
     if apply::effective_edits(&change, &current).is_empty() && control != "docker-group" {
         change.after_write = None;
+        change.precheck = None;
     }
-    Ok((change, current))
+    Ok((change, current, planned.tls))
 }
 
 /// Shows what `control`'s fix would change, changing nothing.
@@ -80,8 +89,9 @@ pub async fn dry_run(
     control: &str,
     facts: &Facts,
     policy: &Policy,
+    ctx: &FixContext,
 ) -> Result<FixReport, FixError> {
-    let (change, current) = prepare(conn, control, facts, policy).await?;
+    let (change, current, _) = prepare(conn, control, facts, policy, ctx).await?;
     let d = diff(&change, &current);
     let nothing = d.is_empty() && change.after_write.is_none();
     Ok(FixReport {
@@ -108,10 +118,15 @@ pub async fn run_fix(
     control: &str,
     facts: &Facts,
     policy: &Policy,
+    ctx: &FixContext,
 ) -> Result<FixReport, FixError> {
-    let (change, current) = prepare(conn, control, facts, policy).await?;
+    let (change, current, tls) = prepare(conn, control, facts, policy, ctx).await?;
     let d = diff(&change, &current);
     let outcome = apply(conn, &change, &current).await?;
+    if let (Some(bundle), Outcome::Applied { .. }) = (&tls, &outcome) {
+        crate::tls::save_client(bundle, &ctx.client_tls_dir)
+            .map_err(|e| PlanError::Tls(format!("saving the client certificate: {e}")))?;
+    }
     Ok(FixReport {
         control: control.to_string(),
         outcome,

@@ -18,12 +18,30 @@ use super::apply::{Change, FileEdit};
 /// command line. `zz-` sorts it after every other drop-in.
 pub const EXEC_DROPIN: &str = "/etc/systemd/system/docker.service.d/zz-shipshape-exec.conf";
 
+/// What a fix needs to know about where it runs, beyond the facts.
+#[derive(Debug, Clone)]
+pub struct FixContext {
+    /// Where the client side of generated TLS material is kept on the runner.
+    pub client_tls_dir: std::path::PathBuf,
+    /// Names and addresses the server certificate must be valid for.
+    pub names: Vec<String>,
+    pub ips: Vec<std::net::IpAddr>,
+}
+
+/// A planned fix, with TLS material to keep on the runner once applied.
+pub struct Planned {
+    pub change: Change,
+    pub tls: Option<crate::tls::Bundle>,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
     #[error("control `{0}` has no automatic fix; see its remediation text")]
     NoFix(String),
     #[error("fix template for `{control}`: {reason}")]
     Template { control: String, reason: String },
+    #[error("generating TLS material: {0}")]
+    Tls(String),
     #[error("{path} is not a valid JSON object ({reason}); shipshape will not overwrite it: repair it by hand first")]
     BrokenDaemonJson { path: String, reason: String },
 }
@@ -78,7 +96,11 @@ const TEMPLATES: &[(&str, &str)] = &[
         "docker-root-mount",
         include_str!("templates/docker-root-mount.json.hbs"),
     ),
-    ("auditd-rules", include_str!("templates/auditd-rules.json.hbs")),
+    ("tls-auth", include_str!("templates/tls-auth.json.hbs")),
+    (
+        "auditd-rules",
+        include_str!("templates/auditd-rules.json.hbs"),
+    ),
 ];
 
 /// Every `audit-*` control shares one fix: the whole rule file.
@@ -176,7 +198,8 @@ fn template_context(facts: &Facts, policy: &Policy) -> Value {
     // (`/var/lib/docker/100000.100000`), and the mount belongs on its parent.
     let root_base = match docker_root.rsplit_once('/') {
         Some((parent, last))
-            if last.split('.').count() == 2 && last.split('.').all(|p| p.parse::<u32>().is_ok()) =>
+            if last.split('.').count() == 2
+                && last.split('.').all(|p| p.parse::<u32>().is_ok()) =>
         {
             parent.to_string()
         }
@@ -209,6 +232,9 @@ fn template_context(facts: &Facts, policy: &Policy) -> Value {
             "log_max_file": policy.log_max_file,
             "cgroup_parent": policy.cgroup_parent,
             "max_user_namespaces": 15000,
+            "tls_ca": policy.tls_ca_cert,
+            "tls_cert": policy.tls_server_cert,
+            "tls_key": policy.tls_server_key,
         },
         "facts": {
             "group_remove": group_remove,
@@ -222,7 +248,14 @@ fn template_context(facts: &Facts, policy: &Policy) -> Value {
 /// not symlinks (a watch on a symlink does not see the file).
 fn audit_paths(facts: &Facts, root_base: &str) -> Vec<String> {
     let mut candidates: Vec<String> = Vec::new();
-    for bin in ["dockerd", "containerd", "containerd-shim", "containerd-shim-runc-v1", "containerd-shim-runc-v2", "runc"] {
+    for bin in [
+        "dockerd",
+        "containerd",
+        "containerd-shim",
+        "containerd-shim-runc-v1",
+        "containerd-shim-runc-v2",
+        "runc",
+    ] {
         for dir in ["/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin"] {
             candidates.push(format!("{dir}/{bin}"));
         }
@@ -254,7 +287,12 @@ fn audit_paths(facts: &Facts, root_base: &str) -> Vec<String> {
     out
 }
 
-fn render(control: &str, facts: &Facts, policy: &Policy) -> Result<Spec, PlanError> {
+fn render(
+    control: &str,
+    facts: &Facts,
+    policy: &Policy,
+    extra: Option<(&str, Value)>,
+) -> Result<Spec, PlanError> {
     let control = template_id(control);
     let tpl = TEMPLATES
         .iter()
@@ -268,24 +306,39 @@ fn render(control: &str, facts: &Facts, policy: &Policy) -> Result<Spec, PlanErr
         control: control.to_string(),
         reason,
     };
+    let mut context = template_context(facts, policy);
+    if let Some((k, v)) = extra {
+        context[k] = v;
+    }
     let text = hb
-        .render_template(tpl, &template_context(facts, policy))
+        .render_template(tpl, &context)
         .map_err(|e| err(e.to_string()))?;
     serde_json::from_str(&text).map_err(|e| err(format!("{e} in:\n{text}")))
 }
 
 /// dockerd's running argv without `flags` (both `--f=v` and `--f v` forms).
 fn argv_without(argv: &[String], flags: &[String]) -> (Vec<String>, Vec<String>) {
-    let parsed = shipshape_checks::flags::parse_args(argv.get(1..).unwrap_or_default());
-    let _ = parsed;
     let mut kept = Vec::new();
     let mut removed = Vec::new();
     let mut i = 0;
     while i < argv.len() {
         let a = &argv[i];
-        let name = a
-            .strip_prefix("--")
-            .map(|r| r.split('=').next().unwrap_or(r).to_string());
+        // `--name[=v]`, or a short form `-H`, `-Hv`, `-H=v`.
+        let (name, inline) = if let Some(r) = a.strip_prefix("--") {
+            (
+                Some(r.split('=').next().unwrap_or(r).to_string()),
+                r.contains('='),
+            )
+        } else if let Some(r) = a.strip_prefix('-').filter(|r| !r.is_empty()) {
+            let c = r.chars().next().unwrap_or(' ');
+            let long = shipshape_checks::flags::DOCKERD_FLAGS
+                .iter()
+                .find(|s| s.short == Some(c))
+                .map(|s| s.long.to_string());
+            (long, r.len() > 1)
+        } else {
+            (None, false)
+        };
         match name {
             Some(n) if i > 0 && flags.contains(&n) => {
                 let spec = shipshape_checks::flags::spec_long(&n);
@@ -293,7 +346,7 @@ fn argv_without(argv: &[String], flags: &[String]) -> (Vec<String>, Vec<String>)
                     .map(|s| s.kind == shipshape_checks::flags::FlagKind::Value)
                     .unwrap_or(false);
                 removed.push(a.clone());
-                if takes_value && !a.contains('=') && i + 1 < argv.len() {
+                if takes_value && !inline && i + 1 < argv.len() {
                     removed.push(argv[i + 1].clone());
                     i += 1;
                 }
@@ -324,11 +377,34 @@ pub fn plan(
     facts: &Facts,
     policy: &Policy,
     current: &BTreeMap<String, Option<String>>,
-) -> Result<Change, PlanError> {
-    if control == "docker-root-mount" && root_is_mounted(facts) {
-        return Ok(Change::default());
+    ctx: &FixContext,
+) -> Result<Planned, PlanError> {
+    // Fixes that generate material (a filesystem, keys) are no-ops once the
+    // control passes: running them again would change what is there.
+    if matches!(control, "docker-root-mount" | "tls-auth") && passes(control, facts, policy) {
+        return Ok(Planned {
+            change: Change::default(),
+            tls: None,
+        });
     }
-    let spec = render(control, facts, policy)?;
+    let mut tls = None;
+    let extra = if control == "tls-auth" {
+        let bundle = crate::tls::generate(&ctx.names, &ctx.ips)
+            .map_err(|e| PlanError::Tls(e.to_string()))?;
+        let v = json!({
+            "hosts_json": serde_json::to_string(&tls_hosts(facts)).expect("JSON"),
+            "ca_json": serde_json::to_string(&bundle.ca_cert).expect("JSON"),
+            "cert_json": serde_json::to_string(&bundle.server_cert).expect("JSON"),
+            "key_json": serde_json::to_string(&bundle.server_key).expect("JSON"),
+            "names": ctx.names.iter().cloned().chain(ctx.ips.iter().map(|i| i.to_string())).collect::<Vec<_>>().join(", "),
+            "client_dir": ctx.client_tls_dir.display().to_string(),
+        });
+        tls = Some(bundle);
+        Some(("tls", v))
+    } else {
+        None
+    };
+    let spec = render(control, facts, policy, extra)?;
     let mut change = Change {
         notes: spec.notes,
         restart_docker: spec.restart.unwrap_or(true),
@@ -445,17 +521,38 @@ pub fn plan(
             None => validate,
         });
     }
-    Ok(change)
+    Ok(Planned { change, tls })
 }
 
-/// Docker's root (its parent under userns-remap) is a mount point of its own.
-fn root_is_mounted(facts: &Facts) -> bool {
-    let ctx = template_context(facts, &Policy::default());
-    let root = ctx["root"].as_str().unwrap_or("/var/lib/docker");
-    facts
-        .mount_of(root)
-        .and_then(|m| m.mount.as_ref())
-        .is_some_and(|m| m.target == root)
+fn passes(control: &str, facts: &Facts, policy: &Policy) -> bool {
+    shipshape_checks::audit(facts, policy)
+        .iter()
+        .any(|f| f.id == control && matches!(f.verdict, shipshape_checks::Verdict::Pass))
+}
+
+/// The listeners after the TLS fix: every non-TCP one dockerd has now
+/// (command line or daemon.json), plus the TLS port.
+fn tls_hosts(facts: &Facts) -> Vec<String> {
+    let mut hosts: Vec<String> = Vec::new();
+    let parsed =
+        shipshape_checks::flags::parse_args(facts.dockerd.argv.get(1..).unwrap_or_default());
+    for occ in parsed.all("host") {
+        hosts.push(occ.value.clone());
+    }
+    if let Some(text) = facts.content(&facts.daemon_json_path) {
+        if let Ok(Value::Object(m)) = serde_json::from_str::<Value>(text) {
+            if let Some(Value::Array(a)) = m.get("hosts") {
+                hosts.extend(a.iter().filter_map(|h| h.as_str().map(String::from)));
+            }
+        }
+    }
+    hosts.retain(|h| !h.starts_with("tcp://"));
+    if hosts.is_empty() {
+        hosts.push("unix:///var/run/docker.sock".into());
+    }
+    hosts.push("tcp://0.0.0.0:2376".into());
+    hosts.dedup();
+    hosts
 }
 
 /// The files a plan reads before deciding.
@@ -475,7 +572,8 @@ mod tests {
     fn every_template_renders_with_default_policy() {
         let facts: Facts = serde_json::from_value(json!({})).unwrap_or_default();
         for (id, _) in TEMPLATES {
-            render(id, &facts, &Policy::default()).unwrap_or_else(|e| panic!("{id}: {e}"));
+            let extra = (*id == "tls-auth").then(|| ("tls", json!({"hosts_json": "[]", "ca_json": "\"x\"", "cert_json": "\"x\"", "key_json": "\"x\"", "names": "n", "client_dir": "/d"})));
+            render(id, &facts, &Policy::default(), extra).unwrap_or_else(|e| panic!("{id}: {e}"));
         }
     }
 

@@ -28,13 +28,29 @@ pub enum AfterFix {
     Reboot,
 }
 
-/// A command on the guest and what it must print.
+/// A check run from the runner's side, not on the guest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunnerCheck {
+    /// A real Docker client (bollard) with the fix's client certificate,
+    /// through the forwarded TLS port: `docker version` must answer.
+    DockerTls,
+    /// A TLS client that trusts the CA but has no certificate: refused.
+    DockerTlsWithoutCert,
+}
+
+/// A command on the guest (or a check from the runner) and what it must print.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Step {
     #[serde(default)]
     pub name: Option<String>,
+    /// Shell on the guest.
+    #[serde(default)]
     pub run: String,
+    /// Or a check from the runner's side.
+    #[serde(default)]
+    pub runner: Option<RunnerCheck>,
     /// Expected exit status (default 0).
     #[serde(default)]
     pub status: Option<u32>,
@@ -51,6 +67,9 @@ pub struct Step {
 
 impl Step {
     pub fn label(&self) -> String {
+        if let (None, Some(r)) = (&self.name, self.runner) {
+            return format!("runner: {r:?}");
+        }
         self.name.clone().unwrap_or_else(|| {
             let first = self.run.lines().next().unwrap_or_default();
             first.chars().take(60).collect()
@@ -143,6 +162,13 @@ pub fn load_file(path: &Path) -> Result<Scenario, ScenarioError> {
         });
     }
     for step in s.prepare.iter().chain(&s.verify) {
+        if step.run.trim().is_empty() == step.runner.is_none() {
+            return Err(ScenarioError::Parse(format!(
+                "{}: step `{}` needs exactly one of `run` and `runner`",
+                path.display(),
+                step.label()
+            )));
+        }
         for re in step.stdout.iter().chain(&step.stdout_not) {
             regex::Regex::new(re).map_err(|e| ScenarioError::BadRegex {
                 path: path.display().to_string(),

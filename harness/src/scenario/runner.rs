@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use shipshape_checks::{Policy, Verdict};
 
-use super::model::{AfterFix, Expect, Scenario, Step};
+use super::model::{AfterFix, Expect, RunnerCheck, Scenario, Step};
 use crate::audit;
 use crate::driver::QemuVm;
 use crate::fix;
@@ -84,6 +84,32 @@ async fn run_command(
     let started = Instant::now();
     let name = format!("{phase}: {}", step.label());
     let limit = Duration::from_secs(step.timeout.unwrap_or(120));
+    if let Some(check) = step.runner {
+        let r = runner_check(vm, check).await;
+        let (output, verdict) = match r {
+            Ok(text) => {
+                let v = match &step.stdout {
+                    Some(re)
+                        if !regex::Regex::new(re)
+                            .expect("validated at load")
+                            .is_match(&text) =>
+                    {
+                        Err(format!("{text:?} does not match /{re}/"))
+                    }
+                    _ => Ok(()),
+                };
+                (text, v)
+            }
+            Err(e) => (String::new(), Err(e)),
+        };
+        return rec.push(
+            name,
+            format!("(runner) {check:?}"),
+            output,
+            started,
+            verdict,
+        );
+    }
     let session = vm.ssh().await.map_err(|e| e.to_string())?;
     let result = session.exec_timeout(&step.run, limit).await;
     let (output, verdict) = match result {
@@ -125,6 +151,23 @@ async fn run_command(
         Err(e) => (String::new(), Err(e.to_string())),
     };
     rec.push(name, step.run.clone(), output, started, verdict)
+}
+
+async fn runner_check(vm: &QemuVm, check: RunnerCheck) -> Result<String, String> {
+    let dir = vm.fix_context().client_tls_dir;
+    let port = vm.record.docker_tls_port;
+    match check {
+        RunnerCheck::DockerTls => {
+            let v = crate::tls::docker_version_with_cert(&format!("tcp://127.0.0.1:{port}"), &dir)
+                .await?;
+            Ok(format!("server version {v}"))
+        }
+        RunnerCheck::DockerTlsWithoutCert => {
+            let ca = std::fs::read_to_string(dir.join("ca.pem"))
+                .map_err(|e| format!("no CA from the fix in {}: {e}", dir.display()))?;
+            crate::tls::refused_without_cert("127.0.0.1", port, &ca).await
+        }
+    }
 }
 
 async fn audit_step(
@@ -195,9 +238,10 @@ async fn fix_step(
 ) -> Result<(), String> {
     let started = Instant::now();
     let name = format!("{phase}: fix {}", sc.control);
+    let ctx = vm.fix_context();
     let session = vm.ssh().await.map_err(|e| e.to_string())?;
     let conn = Conn::Ssh(session);
-    let outcome = fix::run_fix(&conn, &sc.control, facts, policy).await;
+    let outcome = fix::run_fix(&conn, &sc.control, facts, policy, &ctx).await;
     let (output, verdict) = match outcome {
         Ok(report) => {
             let v = match (&report.outcome, expect_noop) {
