@@ -186,11 +186,22 @@ fn cases() -> Vec<Case> {
     ]
 }
 
+/// A worker VM and its hardened baseline audit (taken on first use).
+type Slot = Mutex<Option<(QemuVm, Mutex<Option<AuditRun>>)>>;
+
+/// Two worker VMs: under TCG a dockerd restart keeps about one core busy,
+/// so two VMs on two cores nearly halve the wall time.
+const WORKERS: usize = 2;
+
 struct Fixture {
     rt: tokio::runtime::Runtime,
     home: Home,
-    vm: Mutex<Option<QemuVm>>,
-    hardened: Mutex<Option<AuditRun>>,
+    slots: Vec<Slot>,
+}
+
+fn rand_suffix() -> u32 {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 fn kind(v: &Verdict) -> &'static str {
@@ -245,15 +256,22 @@ impl Fixture {
             Box<dyn std::future::Future<Output = Result<T, Failed>> + 'a>,
         >,
     ) -> Result<T, Failed> {
-        let mut slot = self.vm.lock().unwrap_or_else(|e| e.into_inner());
+        // A free worker if there is one, else wait for the first.
+        let mut slot = self
+            .slots
+            .iter()
+            .find_map(|s| s.try_lock().ok())
+            .unwrap_or_else(|| self.slots[0].lock().unwrap_or_else(|e| e.into_inner()));
         self.rt.block_on(async {
             if slot.is_none() {
                 let progress = Progress::new("debian-12");
                 let img = image::ensure(&self.home, Platform::Debian12, &progress).await?;
-                let name = format!("audit-test-{}", std::process::id());
-                *slot = Some(QemuVm::boot(&self.home, &img, BootOptions::new(name)).await?);
+                let name = format!("audit-test-{}-{}", std::process::id(), rand_suffix());
+                let vm = QemuVm::boot(&self.home, &img, BootOptions::new(name)).await?;
+                *slot = Some((vm, Mutex::new(None)));
             }
-            f(slot.as_mut().unwrap(), &self.hardened).await
+            let (vm, cache) = slot.as_mut().expect("booted above");
+            f(vm, cache).await
         })
     }
 
@@ -338,15 +356,14 @@ fn check_only(control: &str, base: &AuditRun, now: &AuditRun) -> Result<(), Fail
 
 fn main() {
     let mut args = Arguments::from_args();
-    args.test_threads = Some(1);
+    args.test_threads = Some(args.test_threads.unwrap_or(WORKERS));
     let fx = Arc::new(Fixture {
         rt: tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
             .unwrap(),
         home: Home::from_env(),
-        vm: Mutex::new(None),
-        hardened: Mutex::new(None),
+        slots: (0..WORKERS).map(|_| Mutex::new(None)).collect(),
     });
     let mut trials = Vec::new();
     {
@@ -641,8 +658,10 @@ fn main() {
         }
     }
     let conclusion = libtest_mimic::run(&args, trials);
-    if let Some(vm) = fx.vm.lock().unwrap_or_else(|e| e.into_inner()).take() {
-        fx.rt.block_on(vm.destroy());
+    for slot in &fx.slots {
+        if let Some((vm, _)) = slot.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            fx.rt.block_on(vm.destroy());
+        }
     }
     conclusion.exit();
 }

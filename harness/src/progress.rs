@@ -40,7 +40,7 @@ impl Progress {
     pub fn stage(&self, msg: &str) {
         if self.tty {
             self.bar.set_message(msg.to_string());
-        } else if !self.bar.is_hidden() || std::env::var_os("SHIPSHAPE_QUIET").is_none() {
+        } else if std::env::var_os("SHIPSHAPE_QUIET").is_none() {
             eprintln!(
                 "[{:>5.1}s] {}: {msg}",
                 self.bar.elapsed().as_secs_f64(),

@@ -76,7 +76,9 @@ async fn prepare(
     }
     // Commands run only together with a file change, except a fix that is
     // only commands (docker-group).
-    if apply::effective_edits(&change, &current).is_empty() && control != "docker-group" {
+    if apply::effective_edits(&change, &current).is_empty()
+        && !matches!(control, "docker-group" | "docker-version")
+    {
         change.after_write = None;
         change.precheck = None;
     }

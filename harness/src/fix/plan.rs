@@ -96,6 +96,7 @@ const TEMPLATES: &[(&str, &str)] = &[
         "docker-root-mount",
         include_str!("templates/docker-root-mount.json.hbs"),
     ),
+    ("docker-version", include_str!("templates/docker-version.json.hbs")),
     ("tls-auth", include_str!("templates/tls-auth.json.hbs")),
     (
         "auditd-rules",
@@ -232,6 +233,7 @@ fn template_context(facts: &Facts, policy: &Policy) -> Value {
             "log_max_file": policy.log_max_file,
             "cgroup_parent": policy.cgroup_parent,
             "max_user_namespaces": 15000,
+            "allow_upgrade": policy.allow_docker_upgrade,
             "tls_ca": policy.tls_ca_cert,
             "tls_cert": policy.tls_server_cert,
             "tls_key": policy.tls_server_key,
@@ -381,7 +383,9 @@ pub fn plan(
 ) -> Result<Planned, PlanError> {
     // Fixes that generate material (a filesystem, keys) are no-ops once the
     // control passes: running them again would change what is there.
-    if matches!(control, "docker-root-mount" | "tls-auth") && passes(control, facts, policy) {
+    if matches!(control, "docker-root-mount" | "tls-auth" | "docker-version")
+        && passes(control, facts, policy)
+    {
         return Ok(Planned {
             change: Change::default(),
             tls: None,

@@ -102,6 +102,9 @@ pub struct Scenario {
     /// The effect, seen for real.
     #[serde(default)]
     pub verify: Vec<Step>,
+    /// Policy values for this scenario (the rest are the run's policy).
+    #[serde(default)]
+    pub policy: Option<serde_json::Map<String, serde_json::Value>>,
     /// Fix again and expect "already compliant" with no file changed.
     #[serde(default = "Scenario::yes")]
     pub idempotent: bool,

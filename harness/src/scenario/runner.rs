@@ -275,7 +275,10 @@ async fn fix_step(
 pub async fn run_scenario(vm: &mut QemuVm, sc: &Scenario, policy: &Policy) -> ScenarioResult {
     let started = Instant::now();
     let mut rec = Recorder { steps: Vec::new() };
-    let failure = run_inner(vm, sc, policy, &mut rec).await.err();
+    let failure = match effective_policy(sc, policy) {
+        Ok(p) => run_inner(vm, sc, &p, &mut rec).await.err(),
+        Err(e) => Some(e),
+    };
     ScenarioResult {
         scenario: sc.name.clone(),
         control: sc.control.clone(),
@@ -283,6 +286,18 @@ pub async fn run_scenario(vm: &mut QemuVm, sc: &Scenario, policy: &Policy) -> Sc
         duration: started.elapsed(),
         failure,
     }
+}
+
+/// The run's policy with the scenario's own values on top.
+fn effective_policy(sc: &Scenario, policy: &Policy) -> Result<Policy, String> {
+    let Some(over) = &sc.policy else {
+        return Ok(policy.clone());
+    };
+    let mut v = serde_json::to_value(policy).map_err(|e| e.to_string())?;
+    for (k, val) in over {
+        v[k] = val.clone();
+    }
+    serde_json::from_value(v).map_err(|e| format!("{}: policy: {e}", sc.path.display()))
 }
 
 async fn run_inner(
