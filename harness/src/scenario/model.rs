@@ -202,3 +202,54 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Scenario>, ScenarioError> {
     paths.sort();
     paths.iter().map(|p| load_file(p)).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<Scenario, ScenarioError> {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.yaml");
+        std::fs::write(&p, text).unwrap();
+        load_file(&p).map_err(|e| {
+            // Errors name the file as given.
+            assert!(e.to_string().contains(&*p.to_string_lossy()), "{e}");
+            e
+        })
+    }
+
+    #[test]
+    fn errors_point_at_file_line_column() {
+        let e = load("control: icc\nverify:\n  - run: true\n    bogus: 1\n").unwrap_err().to_string();
+        assert!(e.contains("x.yaml:4:5: unknown field `bogus`"), "{e}");
+        let e = load("control: icc\nverify:\n  - run: true\n    timeout: soon\n").unwrap_err().to_string();
+        assert!(e.contains("x.yaml:4:14"), "{e}");
+        let e = load("control: icc\nverify: [\n").unwrap_err().to_string();
+        assert!(e.contains("x.yaml:"), "{e}");
+    }
+
+    #[test]
+    fn unknown_control_and_bad_regex_and_steps() {
+        let e = load("control: no-such-thing\n").unwrap_err().to_string();
+        assert!(e.contains("unknown control `no-such-thing`"), "{e}");
+        let e = load("control: icc\nverify:\n  - run: true\n    stdout: '('\n").unwrap_err().to_string();
+        assert!(e.contains("bad regular expression"), "{e}");
+        let e = load("control: icc\nverify:\n  - name: nothing to do\n").unwrap_err().to_string();
+        assert!(e.contains("exactly one of `run` and `runner`"), "{e}");
+    }
+
+    #[test]
+    fn every_shipped_scenario_loads() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+        let all = load_dir(&dir).unwrap();
+        let seed: Vec<&str> = shipshape_checks::catalogue()
+            .iter()
+            .filter(|c| c.in_seed)
+            .map(|c| c.id)
+            .collect();
+        for id in &seed {
+            assert!(all.iter().any(|s| s.control == *id), "no scenario for seed control {id}");
+        }
+        assert!(seed.len() >= 19, "{seed:?}");
+    }
+}
