@@ -97,8 +97,12 @@ fstrim -a >/dev/null 2>&1 || true
 sync
 "#;
 
-pub const KERNEL_CMDLINE: &str =
-    "root=LABEL=shipshape-root rw console=ttyS0,115200 net.ifnames=0 systemd.show_status=false";
+/// `scsi_mod.scan=sync`: with the default asynchronous scan the root and the
+/// data disk can swap names between boots; synchronous scanning names them in
+/// target order, so the root disk is always `/dev/sda` and the added disk
+/// `/dev/sdb`, as in the seed.
+pub const KERNEL_CMDLINE: &str = "root=LABEL=shipshape-root rw console=ttyS0,115200 net.ifnames=0 \
+     systemd.show_status=false scsi_mod.scan=sync";
 
 /// The recipe hash for `platform` (12 hex digits).
 pub fn hash(platform: Platform) -> String {
