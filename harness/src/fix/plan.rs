@@ -96,7 +96,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         "docker-root-mount",
         include_str!("templates/docker-root-mount.json.hbs"),
     ),
-    ("docker-version", include_str!("templates/docker-version.json.hbs")),
+    (
+        "docker-version",
+        include_str!("templates/docker-version.json.hbs"),
+    ),
     ("tls-auth", include_str!("templates/tls-auth.json.hbs")),
     (
         "auditd-rules",

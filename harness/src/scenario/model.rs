@@ -220,9 +220,13 @@ mod tests {
 
     #[test]
     fn errors_point_at_file_line_column() {
-        let e = load("control: icc\nverify:\n  - run: true\n    bogus: 1\n").unwrap_err().to_string();
+        let e = load("control: icc\nverify:\n  - run: true\n    bogus: 1\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("x.yaml:4:5: unknown field `bogus`"), "{e}");
-        let e = load("control: icc\nverify:\n  - run: true\n    timeout: soon\n").unwrap_err().to_string();
+        let e = load("control: icc\nverify:\n  - run: true\n    timeout: soon\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("x.yaml:4:14"), "{e}");
         let e = load("control: icc\nverify: [\n").unwrap_err().to_string();
         assert!(e.contains("x.yaml:"), "{e}");
@@ -232,9 +236,13 @@ mod tests {
     fn unknown_control_and_bad_regex_and_steps() {
         let e = load("control: no-such-thing\n").unwrap_err().to_string();
         assert!(e.contains("unknown control `no-such-thing`"), "{e}");
-        let e = load("control: icc\nverify:\n  - run: true\n    stdout: '('\n").unwrap_err().to_string();
+        let e = load("control: icc\nverify:\n  - run: true\n    stdout: '('\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("bad regular expression"), "{e}");
-        let e = load("control: icc\nverify:\n  - name: nothing to do\n").unwrap_err().to_string();
+        let e = load("control: icc\nverify:\n  - name: nothing to do\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("exactly one of `run` and `runner`"), "{e}");
     }
 
@@ -248,7 +256,10 @@ mod tests {
             .map(|c| c.id)
             .collect();
         for id in &seed {
-            assert!(all.iter().any(|s| s.control == *id), "no scenario for seed control {id}");
+            assert!(
+                all.iter().any(|s| s.control == *id),
+                "no scenario for seed control {id}"
+            );
         }
         assert!(seed.len() >= 19, "{seed:?}");
     }
