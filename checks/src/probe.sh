@@ -98,6 +98,75 @@ looks_json() {
   case $1 in *"$nl"*) return 1 ;; '{'*'}') return 0 ;; *) return 1 ;; esac
 }
 
+# slurp VAR FILE: the file's text into VAR, like $(cat FILE) but without an
+# exec (trailing newlines dropped as $(...) drops them).
+slurp() {
+  _s="" _first=1
+  while IFS= read -r _l || [ -n "$_l" ]; do
+    if [ "$_first" = 1 ]; then _s=$_l _first=0; else _s="$_s$nl$_l"; fi
+  done <"$2"
+  while :; do case $_s in *"$nl") _s=${_s%"$nl"} ;; *) break ;; esac; done
+  eval "$1=\$_s"
+}
+
+# The slow commands that depend on nothing else here (the Docker API, which
+# waits on dockerd; the package database) start first and run in the
+# background while the rest is gathered. Their output goes to a private
+# temporary folder that is removed on exit; without one they run in turn.
+sock=${SHIPSHAPE_DOCKER_SOCK:-/var/run/docker.sock}
+bg_dir=$(mktemp -d 2>/dev/null) || bg_dir=""
+[ -n "$bg_dir" ] && trap 'rm -rf "$bg_dir"' EXIT
+# bg NAME MODE CMD...: output to NAME.out (MODE merge: with stderr; quiet:
+# without), status to NAME.rc, in bg_dir.
+bg() {
+  _n=$1 _m=$2
+  shift 2
+  if [ "$_m" = merge ]; then
+    ("$@" >"$bg_dir/$_n.out" 2>&1; echo $? >"$bg_dir/$_n.rc") &
+  else
+    ("$@" >"$bg_dir/$_n.out" 2>/dev/null; echo $? >"$bg_dir/$_n.rc") &
+  fi
+  eval "bg_pid_$_n=\$!"
+}
+# fg_result NAME VAR MODE CMD...: VAR gets what the background run printed
+# (or, without one, what running CMD now prints); returns its status.
+fg_result() {
+  _n=$1 _var=$2 _m=$3
+  shift 3
+  eval "_p=\${bg_pid_$_n:-}"
+  [ -n "$_p" ] && wait "$_p"
+  if [ -n "$bg_dir" ] && [ -f "$bg_dir/$_n.rc" ]; then
+    slurp "$_var" "$bg_dir/$_n.out"
+    read -r _rc <"$bg_dir/$_n.rc"
+    return "$_rc"
+  fi
+  if [ "$_m" = merge ]; then _o=$("$@" 2>&1); else _o=$("$@" 2>/dev/null); fi
+  _rc=$?
+  eval "$_var=\$_o"
+  return "$_rc"
+}
+if [ -n "$bg_dir" ]; then
+  if have curl && [ -S "$sock" ]; then
+    bg api merge curl -sS --max-time 30 --unix-socket "$sock" -w "$nl@@code=%{http_code}@@$nl" \
+      "http://d/info" "http://d/version"
+  fi
+  have dpkg-query && bg dpkg quiet dpkg-query -W -f='${Package} ${Version} ${db:Status-Abbrev}\n' \
+    docker.io docker-ce docker-ce-cli moby-engine containerd containerd.io runc
+  have apt-cache && bg apt quiet apt-cache policy docker.io docker-ce
+  if have systemctl; then
+    bg svc merge systemctl show docker.service -p FragmentPath -p DropInPaths -p EnvironmentFiles \
+      -p ExecStart -p ActiveState -p MainPID -p LimitNOFILE -p LimitNOFILESoft -p LimitNPROC \
+      -p LimitNPROCSoft
+    bg sock merge systemctl show docker.socket -p FragmentPath -p DropInPaths -p Listen -p ActiveState
+  fi
+  have auditctl && bg audit merge auditctl -l
+  # The usual mount lookups; others (a data-root elsewhere) run in turn.
+  if have findmnt; then
+    bg mnt_docker merge findmnt -rno TARGET,SOURCE,FSTYPE -T /var/lib/docker
+    bg mnt_lib merge findmnt -rno TARGET,SOURCE,FSTYPE -T /var/lib
+  fi
+fi
+
 # ---------------------------------------------------------------- the daemon
 pids=""
 if have pidof; then pids=$(pidof dockerd 2>/dev/null); fi
@@ -122,9 +191,17 @@ dockerd_err=""
 if [ -n "$pid" ]; then
   argv=$(tr '\000' '\n' <"/proc/$pid/cmdline" 2>/dev/null) || dockerd_err="cannot read /proc/$pid/cmdline"
   exe=$(readlink "/proc/$pid/exe" 2>/dev/null)
-  set -- $(awk 'FNR == NR { print $22; next } $1 == "btime" { print $2 }' "/proc/$pid/stat" /proc/stat 2>/dev/null)
-  start_ticks=${1:-}
-  btime=${2:-}
+  # Builtins only: under emulation each fork+exec costs tens of ms.
+  st=""
+  read -r st <"/proc/$pid/stat" 2>/dev/null
+  # Field 22 of /proc/PID/stat; fields are counted after "(comm) ", whose
+  # name may hold blanks: field 3 is the first after it.
+  # shellcheck disable=SC2086
+  set -- ${st##*) }
+  start_ticks=${20:-}
+  while read -r k v; do
+    if [ "$k" = btime ]; then btime=$v; break; fi
+  done </proc/stat
   clk_tck=$(getconf CLK_TCK 2>/dev/null)
 else
   dockerd_err="no running dockerd process"
@@ -173,11 +250,11 @@ systemctl_ok=0
 svc_show="" svc_err="" sock_show="" sock_err=""
 if have systemctl; then
   systemctl_ok=1
-  svc_show=$(systemctl show docker.service -p FragmentPath -p DropInPaths -p EnvironmentFiles \
-    -p ExecStart -p ActiveState -p MainPID -p LimitNOFILE -p LimitNOFILESoft -p LimitNPROC \
-    -p LimitNPROCSoft 2>&1) || { svc_err=$svc_show; svc_show=""; }
-  sock_show=$(systemctl show docker.socket -p FragmentPath -p DropInPaths -p Listen -p ActiveState 2>&1) ||
-    { sock_err=$sock_show; sock_show=""; }
+  fg_result svc svc_show merge systemctl show docker.service -p FragmentPath -p DropInPaths \
+    -p EnvironmentFiles -p ExecStart -p ActiveState -p MainPID -p LimitNOFILE -p LimitNOFILESoft \
+    -p LimitNPROC -p LimitNPROCSoft || { svc_err=$svc_show; svc_show=""; }
+  fg_result sock sock_show merge systemctl show docker.socket -p FragmentPath -p DropInPaths \
+    -p Listen -p ActiveState || { sock_err=$sock_show; sock_show=""; }
 else
   svc_err="systemctl not found"
   sock_err="systemctl not found"
@@ -241,11 +318,28 @@ add_line read_list "$sock_frag"
 # shellcheck disable=SC2086
 for f in $sock_dropins; do add_line read_list "$f"; done
 # EnvironmentFile= lines name files dockerd's ExecStart may expand.
-envs=$(
-  set -f
-  # shellcheck disable=SC2086
-  [ -n "$svc_frag$svc_dropins" ] && sed -n 's/^[[:space:]]*EnvironmentFile[[:space:]]*=[[:space:]]*-\{0,1\}//p' $svc_frag $svc_dropins 2>/dev/null
-)
+# (A builtin loop, the equivalent of
+# sed -n 's/^[[:space:]]*EnvironmentFile[[:space:]]*=[[:space:]]*-\{0,1\}//p'.)
+envs=""
+set -f
+# shellcheck disable=SC2086
+for f in $svc_frag $svc_dropins; do
+  [ -r "$f" ] || continue
+  while IFS= read -r l || [ -n "$l" ]; do
+    l=${l#"${l%%[! 	]*}"}
+    case $l in
+      EnvironmentFile*=*)
+        k=${l%%=*}
+        k=${k%"${k##*[! 	]}"}
+        [ "$k" = EnvironmentFile ] || continue
+        v=${l#*=}
+        v=${v#"${v%%[! 	]*}"}
+        v=${v#-}
+        envs="$envs${envs:+$nl}$v" ;;
+    esac
+  done <"$f"
+done
+set +f
 while IFS= read -r f; do add_line svc_envfiles "${f%% *}"; done <<EOF
 $envs
 EOF
@@ -299,14 +393,12 @@ for f in /etc/audit/audit.rules /etc/audit/rules.d/*.rules; do
 done
 
 # ---------------------------------------------------------------- Docker API
-# Overridable so the tests can point the probe at a socket of their own.
-sock=${SHIPSHAPE_DOCKER_SOCK:-/var/run/docker.sock}
 api_via="" info="" info_err="" version="" version_err=""
 if have curl && [ -S "$sock" ]; then
   api_via=curl
   # Both endpoints in one curl: every exec counts under emulation.
-  out=$(curl -sS --max-time 30 --unix-socket "$sock" -w "$nl@@code=%{http_code}@@$nl" \
-    "http://d/info" "http://d/version" 2>&1)
+  fg_result api out merge curl -sS --max-time 30 --unix-socket "$sock" -w "$nl@@code=%{http_code}@@$nl" \
+    "http://d/info" "http://d/version"
   rc=$?
   rest=$out
   for ep in info version; do
@@ -366,7 +458,11 @@ else
 fi
 root_dir=""
 if [ -n "$info" ]; then
-  root_dir=$(printf '%s' "$info" | awk '{ if (match($0, /"DockerRootDir":"[^"]*"/)) { m = substr($0, RSTART + 17, RLENGTH - 18); print m } }')
+  case $info in
+    *'"DockerRootDir":"'*)
+      root_dir=${info#*'"DockerRootDir":"'}
+      root_dir=${root_dir%%'"'*} ;;
+  esac
 fi
 
 # ---------------------------------------------------------------- stat
@@ -421,7 +517,12 @@ fi
 group_names=""
 add_line group_names docker
 add_line group_names "$a_group"
-sock_group=$(printf '%s\n' "$stat_out" | awk -F'|' -v p="$sock" '$1 == p { print $3 }')
+sock_group=""
+while IFS='|' read -r n o g rest; do
+  if [ "$n" = "$sock" ]; then sock_group=$g; break; fi
+done <<EOF
+$stat_out
+EOF
 case $sock_group in '' | root) ;; *) add_line group_names "$sock_group" ;; esac
 groups_json="" gids=""
 while IFS= read -r g; do
@@ -433,7 +534,10 @@ while IFS= read -r g; do
     entry=$(awk -F: -v g="$g" '$1 == g' /etc/group 2>/dev/null)
     [ -n "$entry" ] || gerr="no group $g (getent not found; read /etc/group)"
   fi
-  gid=$(printf '%s' "$entry" | awk -F: '{ print $3 }')
+  gid=""
+  case $entry in
+    *:*:*) gid=${entry#*:}; gid=${gid#*:}; gid=${gid%%:*} ;;
+  esac
   [ -n "$gid" ] && gids="$gids $gid"
   [ -n "$groups_json" ] && groups_json="$groups_json,"
   groups_json="$groups_json{\"name\":$(js "$g"),\"entry\":$(jsn "$entry"),\"error\":$(jsn "$gerr")}"
@@ -443,7 +547,10 @@ EOF
 passwd_primary=""
 if [ -n "$gids" ]; then
   if have getent; then
-    passwd_primary=$(getent passwd 2>/dev/null | awk -F: -v gids="$gids" 'BEGIN { n = split(gids, G, " "); for (i = 1; i <= n; i++) W[G[i]] = 1 } $4 in W')
+    passwd_primary=$(getent passwd 2>/dev/null | while IFS= read -r l; do
+      x=${l#*:}; x=${x#*:}; x=${x#*:}; g=${x%%:*}
+      case " $gids " in *" $g "*) printf '%s\n' "$l" ;; esac
+    done)
   else
     passwd_primary=$(awk -F: -v gids="$gids" 'BEGIN { n = split(gids, G, " "); for (i = 1; i <= n; i++) W[G[i]] = 1 } $4 in W' /etc/passwd 2>/dev/null)
   fi
@@ -453,7 +560,7 @@ fi
 auditctl_ok=0 audit_rules="" audit_err=""
 if have auditctl; then
   auditctl_ok=1
-  audit_rules=$(auditctl -l 2>&1) || { audit_err=$audit_rules; audit_rules=""; }
+  fg_result audit audit_rules merge auditctl -l || { audit_err=$audit_rules; audit_rules=""; }
 else
   audit_err="auditctl not found"
 fi
@@ -468,7 +575,11 @@ mounts_json=""
 if have findmnt; then
   while IFS= read -r p; do
     [ -n "$p" ] || continue
-    out=$(findmnt -rno TARGET,SOURCE,FSTYPE -T "$p" 2>&1)
+    case $p in
+      /var/lib/docker) fg_result mnt_docker out merge findmnt -rno TARGET,SOURCE,FSTYPE -T "$p" ;;
+      /var/lib) fg_result mnt_lib out merge findmnt -rno TARGET,SOURCE,FSTYPE -T "$p" ;;
+      *) out=$(findmnt -rno TARGET,SOURCE,FSTYPE -T "$p" 2>&1) ;;
+    esac
     rc=$?
     [ -n "$mounts_json" ] && mounts_json="$mounts_json,"
     if [ "$rc" -eq 0 ]; then
@@ -487,11 +598,11 @@ fi
 # ---------------------------------------------------------------- packages
 dpkg_out="" apt_out="" rpm_out="" yum_out=""
 if have dpkg-query; then
-  dpkg_out=$(dpkg-query -W -f='${Package} ${Version} ${db:Status-Abbrev}\n' \
-    docker.io docker-ce docker-ce-cli moby-engine containerd containerd.io runc 2>/dev/null)
+  fg_result dpkg dpkg_out quiet dpkg-query -W -f='${Package} ${Version} ${db:Status-Abbrev}\n' \
+    docker.io docker-ce docker-ce-cli moby-engine containerd containerd.io runc
 fi
 if have apt-cache; then
-  apt_out=$(apt-cache policy docker.io docker-ce 2>/dev/null)
+  fg_result apt apt_out quiet apt-cache policy docker.io docker-ce
 fi
 if have rpm; then
   rpm_out=$(rpm -q --qf '%{NAME} %{EPOCH}:%{VERSION}-%{RELEASE}\n' docker-ce docker moby-engine 2>/dev/null)
@@ -522,12 +633,16 @@ emit_files() {
     [ -n "$f" ] || continue
     [ "$first" = 1 ] || printf ','
     first=0
-    printf '{"path":%s,' "$(js "$f")"
+    printf '{"path":'
+    js "$f"
+    printf ','
+
     if [ ! -e "$f" ]; then
       printf '"exists":false,"content":null,"error":null}'
     elif [ -f "$f" ] && [ -r "$f" ]; then
       printf '"exists":true,"content":\034'
-      cat "$f" 2>/dev/null
+      # A builtin loop rather than cat: no exec per file.
+      while IFS= read -r line || [ -n "$line" ]; do printf '%s\n' "$line"; done <"$f" 2>/dev/null
       printf '\037,"error":null}'
     else
       printf '"exists":true,"content":null,"error":"not a readable regular file"}'
@@ -537,37 +652,52 @@ $1
 EOF
 }
 
+# Values are printed directly, not through $(...): a command substitution of
+# a function is a fork, and forks are what the probe's time goes to.
 {
 printf '{"probe_version":%s' "$PROBE_VERSION"
-printf ',"hostname":%s' "$(jsn "$hostname")"
-printf ',"kernel":%s' "$(jsn "$kernel")"
+printf ',"hostname":'; jsn "$hostname"
+printf ',"kernel":'; jsn "$kernel"
 printf ',"dockerd":{"pids":['
 sep=""
 for p in $pids; do printf '%s%s' "$sep" "$p"; sep=","; done
-printf ']'
-printf ',"pid":%s,"argv":%s,"exe":%s' "$(jnum "$pid")" "$(jsa "$argv")" "$(jsn "$exe")"
-printf ',"start_ticks":%s,"btime":%s,"clk_tck":%s' "$(jnum "$start_ticks")" "$(jnum "$btime")" "$(jnum "$clk_tck")"
-printf ',"error":%s}' "$(jsn "$dockerd_err")"
-printf ',"systemd":{"systemctl":%s' "$(jbool "$systemctl_ok")"
-printf ',"service":{"show":%s,"fragment_real":%s,"error":%s}' "$(jsn "$svc_show")" "$(jsn "$svc_real")" "$(jsn "$svc_err")"
-printf ',"socket":{"show":%s,"fragment_path":%s,"fragment_real":%s,"error":%s}}' \
-  "$(jsn "$sock_show")" "$(jsn "$sock_frag")" "$(jsn "$sock_real")" "$(jsn "$sock_err")"
-printf ',"service_fragment":%s' "$(jsn "$svc_frag")"
-printf ',"daemon_json_path":%s' "$(js "$daemon_json")"
+printf '],"pid":'; jnum "$pid"
+printf ',"argv":'; jsa "$argv"
+printf ',"exe":'; jsn "$exe"
+printf ',"start_ticks":'; jnum "$start_ticks"
+printf ',"btime":'; jnum "$btime"
+printf ',"clk_tck":'; jnum "$clk_tck"
+printf ',"error":'; jsn "$dockerd_err"
+printf '},"systemd":{"systemctl":'; jbool "$systemctl_ok"
+printf ',"service":{"show":'; jsn "$svc_show"
+printf ',"fragment_real":'; jsn "$svc_real"
+printf ',"error":'; jsn "$svc_err"
+printf '},"socket":{"show":'; jsn "$sock_show"
+printf ',"fragment_path":'; jsn "$sock_frag"
+printf ',"fragment_real":'; jsn "$sock_real"
+printf ',"error":'; jsn "$sock_err"
+printf '}},"service_fragment":'; jsn "$svc_frag"
+printf ',"daemon_json_path":'; js "$daemon_json"
 printf ',"files":['
 emit_files "$read_list"
-printf ']'
-printf ',"api":{"via":%s' "$(jsn "$api_via")"
-printf ',"info":%s,"info_error":%s' "${info:-null}" "$(jsn "$info_err")"
-printf ',"version":%s,"version_error":%s}' "${version:-null}" "$(jsn "$version_err")"
-printf ',"groups":[%s]' "$groups_json"
-printf ',"passwd_primary":%s' "$(jsa "$passwd_primary")"
-printf ',"stat":{"available":%s,"requested":%s,"lines":%s,"lstat_lines":%s,"error":%s}' \
-  "$(jbool "$stat_ok")" "$(jsa "$stat_list")" "$(jsa "$stat_out")" "$(jsa "$lstat_out")" "$(jsn "$stat_err")"
-printf ',"audit":{"auditctl":%s,"rules":%s,"error":%s}' "$(jbool "$auditctl_ok")" "$(jsn "$audit_rules")" "$(jsn "$audit_err")"
-printf ',"mounts":[%s]' "$mounts_json"
-printf ',"packages":{"dpkg":%s,"apt_policy":%s,"rpm":%s,"yum_updates":%s}' \
-  "$(jsn "$dpkg_out")" "$(jsn "$apt_out")" "$(jsn "$rpm_out")" "$(jsn "$yum_out")"
-printf ',"sysctl":{"user.max_user_namespaces":%s}' "$(jsn "$userns_max")"
-printf '}\n'
+printf '],"api":{"via":'; jsn "$api_via"
+printf ',"info":%s,"info_error":' "${info:-null}"; jsn "$info_err"
+printf ',"version":%s,"version_error":' "${version:-null}"; jsn "$version_err"
+printf '},"groups":[%s]' "$groups_json"
+printf ',"passwd_primary":'; jsa "$passwd_primary"
+printf ',"stat":{"available":'; jbool "$stat_ok"
+printf ',"requested":'; jsa "$stat_list"
+printf ',"lines":'; jsa "$stat_out"
+printf ',"lstat_lines":'; jsa "$lstat_out"
+printf ',"error":'; jsn "$stat_err"
+printf '},"audit":{"auditctl":'; jbool "$auditctl_ok"
+printf ',"rules":'; jsn "$audit_rules"
+printf ',"error":'; jsn "$audit_err"
+printf '},"mounts":[%s]' "$mounts_json"
+printf ',"packages":{"dpkg":'; jsn "$dpkg_out"
+printf ',"apt_policy":'; jsn "$apt_out"
+printf ',"rpm":'; jsn "$rpm_out"
+printf ',"yum_updates":'; jsn "$yum_out"
+printf '},"sysctl":{"user.max_user_namespaces":'; jsn "$userns_max"
+printf '}}\n'
 } | awk "$J_FINAL"
