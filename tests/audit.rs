@@ -535,7 +535,7 @@ fn main() {
         trials.push(Trial::test("fix_refuses_a_disk_with_a_filesystem_and_writes_nothing", move || {
             fx.with_vm(|vm, _| Box::pin(async move {
                 vm.reset_to("clean").await?;
-                let hash = "sha256sum /etc/fstab; blkid -p -o export /dev/sdb | sort; ls -la /var/backups/shipshape 2>&1; findmnt -no SOURCE /var/lib/docker; ls /var/lib/docker.pre-shipshape 2>&1";
+                let hash = "sha256sum /etc/fstab; blkid -p -o export /dev/sdb | sort; ls -la /var/backups/shipshape 2>&1; findmnt -no SOURCE /var/lib/docker; ls /var/lib/docker.pre-shipshape 2>&1; true";
                 sh(vm, "mkfs.ext4 -q -L someone-elses /dev/sdb").await?;
                 let before = sh(vm, hash).await?;
                 let run = audit_vm(vm).await?;
