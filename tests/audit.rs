@@ -100,6 +100,9 @@ struct Case {
     key: &'static str,
     json: Value,
     flags: Option<&'static str>,
+    /// Keys dockerd needs gone alongside (it refuses iptables=false with
+    /// icc=false), and so the other controls that must flip with this one.
+    drop_also: &'static [&'static str],
 }
 
 fn cases() -> Vec<Case> {
@@ -109,18 +112,21 @@ fn cases() -> Vec<Case> {
             key: "icc",
             json: json!(true),
             flags: Some("--icc=true"),
+            drop_also: &[],
         },
         Case {
             control: "live-restore",
             key: "live-restore",
             json: json!(false),
             flags: Some("--live-restore=false"),
+            drop_also: &[],
         },
         Case {
             control: "userland-proxy",
             key: "userland-proxy",
             json: json!(true),
             flags: Some("--userland-proxy=true"),
+            drop_also: &[],
         },
         // The peer script's bug: `--no-new-privileges=false` is not the flag.
         Case {
@@ -128,60 +134,70 @@ fn cases() -> Vec<Case> {
             key: "no-new-privileges",
             json: json!(false),
             flags: Some("--no-new-privileges=false"),
+            drop_also: &[],
         },
         Case {
             control: "insecure-registries",
             key: "insecure-registries",
             json: json!(["registry.invalid:5000"]),
             flags: Some("--insecure-registry registry.invalid:5000"),
+            drop_also: &[],
         },
         Case {
             control: "no-experimental",
             key: "experimental",
             json: json!(true),
             flags: Some("--experimental"),
+            drop_also: &[],
         },
         Case {
             control: "cgroup-parent",
             key: "cgroup-parent",
             json: json!("shipshape.slice"),
             flags: Some("--cgroup-parent=shipshape.slice"),
+            drop_also: &[],
         },
         Case {
             control: "log-level",
             key: "log-level",
             json: json!("debug"),
             flags: Some("--log-level=debug"),
+            drop_also: &[],
         },
         Case {
             control: "iptables",
             key: "iptables",
             json: json!(false),
             flags: Some("--iptables=false"),
+            drop_also: &["icc"],
         },
         Case {
             control: "seccomp-profile",
             key: "seccomp-profile",
             json: json!("/etc/docker/allow-all.json"),
             flags: Some("--seccomp-profile=/etc/docker/allow-all.json"),
+            drop_also: &[],
         },
         Case {
             control: "default-ulimits",
             key: "default-ulimits",
             json: json!({"nofile": {"Name": "nofile", "Soft": 100, "Hard": 200}}),
             flags: Some("--default-ulimit nofile=100:200"),
+            drop_also: &[],
         },
         Case {
             control: "log-config",
             key: "log-opts",
             json: json!({"max-size": "500m", "max-file": "3"}),
             flags: Some("--log-opt max-size=500m --log-opt max-file=3"),
+            drop_also: &[],
         },
         Case {
             control: "userns-remap",
             key: "userns-remap",
             json: Value::Null,
             flags: None,
+            drop_also: &[],
         },
     ]
 }
@@ -338,10 +354,15 @@ fn changed(a: &AuditRun, b: &AuditRun) -> Vec<String> {
         .collect()
 }
 
-fn check_only(control: &str, base: &AuditRun, now: &AuditRun) -> Result<(), Failed> {
-    let diff = changed(base, now);
-    let want = format!("{control} pass -> fail");
-    if diff == [want.clone()] {
+fn check_only(control: &str, also: &[&str], base: &AuditRun, now: &AuditRun) -> Result<(), Failed> {
+    let mut diff = changed(base, now);
+    diff.sort();
+    let mut want: Vec<String> = std::iter::once(control)
+        .chain(also.iter().copied())
+        .map(|c| format!("{c} pass -> fail"))
+        .collect();
+    want.sort();
+    if diff == want {
         Ok(())
     } else {
         let ev = now
@@ -350,7 +371,7 @@ fn check_only(control: &str, base: &AuditRun, now: &AuditRun) -> Result<(), Fail
             .find(|f| f.id == control)
             .map(|f| f.evidence.join("\n  "))
             .unwrap_or_default();
-        Err(format!("expected only `{want}`, got {diff:?}\nevidence:\n  {ev}").into())
+        Err(format!("expected only {want:?}, got {diff:?}\nevidence:\n  {ev}").into())
     }
 }
 
@@ -604,6 +625,7 @@ fn main() {
         );
         let fx1 = fx.clone();
         let (control, key, value) = (case.control, case.key, case.json.clone());
+        let also = case.drop_also;
         trials.push(Trial::test(key_name, move || {
             fx1.with_vm(|vm, cache| {
                 Box::pin(async move {
@@ -614,9 +636,12 @@ fn main() {
                     } else {
                         cfg[key] = value;
                     }
+                    for k in also {
+                        cfg.as_object_mut().unwrap().remove(*k);
+                    }
                     write_daemon_json(vm, &cfg).await?;
                     sh(vm, RESTART).await?;
-                    check_only(control, &base, &audit_vm(vm).await?)
+                    check_only(control, also, &base, &audit_vm(vm).await?)
                 })
             })
         }));
@@ -634,6 +659,9 @@ fn main() {
                             // One place per option: the key leaves daemon.json.
                             let mut cfg = hardened();
                             cfg.as_object_mut().unwrap().remove(key);
+                            for k in also {
+                                cfg.as_object_mut().unwrap().remove(*k);
+                            }
                             write_daemon_json(vm, &cfg).await?;
                             let unit =
                                 format!("[Service]\nExecStart=\nExecStart={BASE_EXEC} {flags}\n");
@@ -650,7 +678,7 @@ fn main() {
                                     format!("dockerd does not run with {flags}: {argv}").into()
                                 );
                             }
-                            check_only(control, &base, &now)
+                            check_only(control, also, &base, &now)
                         })
                     })
                 },
