@@ -90,6 +90,9 @@ impl BootOptions {
 
 pub const SNAPSHOT: &str = "clean";
 
+/// The SCSI serial of the added data disk.
+pub const DATA_SERIAL: &str = "shipshape-data";
+
 /// A running VM. Dropping it stops QEMU and removes the instance folder,
 /// unless it was handed over with [`QemuVm::detach`].
 pub struct QemuVm {
@@ -242,6 +245,7 @@ impl QemuVm {
                 _guards: vec![pid_guard, dir_guard],
             };
             vm.wait_settled("boot", opts.boot_timeout).await?;
+            vm.ensure_disk_names(opts.boot_timeout).await?;
             if opts.snapshot {
                 vm.snapshot(SNAPSHOT).await?;
             }
@@ -532,6 +536,37 @@ impl QemuVm {
         limit: Duration,
     ) -> Result<Duration, DriverError> {
         let started = Instant::now();
+        self.reboot_once(command, limit).await?;
+        let left = (started + limit).saturating_duration_since(Instant::now());
+        self.ensure_disk_names(left.max(Duration::from_secs(60)))
+            .await?;
+        Ok(started.elapsed())
+    }
+
+    /// The kernel probes SCSI disks asynchronously, so on a rare boot the
+    /// root and the data disk swap names. The seed (and every scenario) means
+    /// `/dev/sda` root and `/dev/sdb` data: when a boot got them the other
+    /// way round, boot again (at most three times).
+    async fn ensure_disk_names(&mut self, limit: Duration) -> Result<(), DriverError> {
+        if !self.record.dir.join("data.qcow2").exists() {
+            return Ok(());
+        }
+        for _ in 0..3 {
+            let out = self.exec("lsblk -dno SERIAL /dev/sdb 2>/dev/null").await?;
+            if out.stdout.trim() == DATA_SERIAL {
+                return Ok(());
+            }
+            self.reboot_once("systemctl reboot", limit).await?;
+        }
+        Err(DriverError::Timeout {
+            what: "a boot with the data disk at /dev/sdb".into(),
+            after: limit,
+            console: self.console_tail(20),
+        })
+    }
+
+    async fn reboot_once(&mut self, command: &str, limit: Duration) -> Result<(), DriverError> {
+        let started = Instant::now();
         let deadline = started + limit;
         let before = self.boot_id().await?;
         // Detached, so the exec returns before sshd goes down.
@@ -585,7 +620,7 @@ impl QemuVm {
             .saturating_duration_since(Instant::now())
             .max(Duration::from_secs(10));
         self.wait_settled("reboot", left).await?;
-        Ok(started.elapsed())
+        Ok(())
     }
 
     /// Asks the guest to power off and waits for QEMU to exit.
