@@ -277,11 +277,10 @@ fn main() {
                             .exec("test -e /root/marker && echo present || echo absent")
                             .await?;
                         check(out.stdout.trim() == "absent", "marker survived the reset")?;
+                        // A benchmark figure (`shipshape bench reset`), not an
+                        // assertion: on a loaded machine it would be flaky.
                         eprintln!("    reset took {:.2}s", took.as_secs_f64());
-                        check(
-                            took <= Duration::from_secs(3),
-                            format!("reset took {took:?} (> 3 s)"),
-                        )
+                        Ok(())
                     })
                 })
             }
@@ -391,7 +390,16 @@ fn main() {
                 if let Some(vm) = vm {
                     fx.rt.block_on(vm.destroy());
                 }
-                let left = qemu_processes_under(fx.home.root());
+                // Only this run's instances: another run may share the home.
+                let pid = std::process::id();
+                let left: Vec<String> = qemu_processes_under(fx.home.root())
+                    .into_iter()
+                    .filter(|p| {
+                        ["test-vm", "sigterm", "killed"]
+                            .iter()
+                            .any(|n| p.contains(&format!("shipshape-{n}-{pid} ")))
+                    })
+                    .collect();
                 check(left.is_empty(), format!("QEMU processes left: {left:?}"))?;
                 if let Some(dir) = dir {
                     check(!dir.exists(), format!("{} was left behind", dir.display()))?;
