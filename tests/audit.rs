@@ -556,8 +556,8 @@ fn main() {
         trials.push(Trial::test("fix_refuses_a_disk_with_a_filesystem_and_writes_nothing", move || {
             fx.with_vm(|vm, _| Box::pin(async move {
                 vm.reset_to("clean").await?;
-                let hash = "sha256sum /etc/fstab; blkid -p -o export /dev/sdb | sort; ls -la /var/backups/shipshape 2>&1; findmnt -no SOURCE /var/lib/docker; ls /var/lib/docker.pre-shipshape 2>&1; true";
-                sh(vm, "mkfs.ext4 -q -L someone-elses /dev/sdb").await?;
+                let hash = "sha256sum /etc/fstab; blkid -p -o export /dev/disk/by-id/scsi-0QEMU_QEMU_HARDDISK_shipshape-data | sort; ls -la /var/backups/shipshape 2>&1; findmnt -no SOURCE /var/lib/docker; ls /var/lib/docker.pre-shipshape 2>&1; true";
+                sh(vm, &format!("mkfs.ext4 -q -L someone-elses {}", shipshape_harness::driver::qemu::DATA_DISK)).await?;
                 let before = sh(vm, hash).await?;
                 let run = audit_vm(vm).await?;
                 let ctx = vm.fix_context();
@@ -565,7 +565,7 @@ fn main() {
                 let r = fix::run_fix(&Conn::Ssh(s), "docker-root-mount", &run.facts, &Policy::default(), &ctx).await;
                 match r {
                     Err(fix::FixError::Apply(fix::apply::ApplyError::Refused { output })) => {
-                        if !output.contains("refusing to format /dev/sdb") {
+                        if !output.contains("refusing to format /dev/sd") {
                             return Err(format!("refusal does not say why: {output}").into());
                         }
                     }

@@ -224,12 +224,18 @@ fn main() {
                         let took = vm.reboot(Duration::from_secs(240)).await?;
                         let after = vm.boot_id().await?;
                         check(before != after, "boot_id did not change")?;
-                        let out = vm.exec("lsblk -dno NAME,SIZE,SERIAL /dev/sdb").await?;
+                        // The data disk by serial: sda/sdb may swap between boots.
+                        let out = vm
+                            .exec(&format!(
+                                "lsblk -bdno SIZE,SERIAL {}",
+                                shipshape_harness::driver::qemu::DATA_DISK
+                            ))
+                            .await?;
                         check(
                             out.success()
-                                && out.stdout.contains("sdb")
-                                && out.stdout.contains("2G"),
-                            format!("/dev/sdb after reboot: {:?} {:?}", out.stdout, out.stderr),
+                                && out.stdout.split_whitespace().collect::<Vec<_>>()
+                                    == [(2u64 << 30).to_string().as_str(), "shipshape-data"],
+                            format!("data disk after reboot: {:?} {:?}", out.stdout, out.stderr),
                         )?;
                         eprintln!("    reboot took {:.1}s", took.as_secs_f64());
                         Ok(())
@@ -285,18 +291,24 @@ fn main() {
                 })
             }
         ),
-        trial!("data_disk_is_sdb_empty_and_sized", |fx: &Fixture| {
-            fx.with_vm(|vm| Box::pin(async move {
-                let out = vm.exec("lsblk -bdno NAME,SIZE /dev/sda /dev/sdb; blkid -p /dev/sdb; echo blkid=$?; findmnt -no SOURCE /").await?;
+        trial!(
+            "data_disk_is_an_empty_scsi_disk_of_the_configured_size",
+            |fx: &Fixture| {
+                fx.with_vm(|vm| Box::pin(async move {
+                let d = shipshape_harness::driver::qemu::DATA_DISK;
+                let out = vm.exec(&format!("lsblk -bdno SIZE,TRAN,TYPE {d}; blkid -p {d}; echo blkid=$?; lsblk -dno SERIAL $(findmnt -no SOURCE /); readlink -f {d}")).await?;
                 let norm: Vec<String> = out.stdout.lines().map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).collect();
                 let lines: Vec<&str> = norm.iter().map(String::as_str).collect();
                 check(lines.len() == 4, format!("unexpected output {:?}", out.stdout))?;
-                check(lines[1] == format!("sdb {}", 2u64 << 30), format!("sdb line {:?}", lines[1]))?;
+                check(lines[0].starts_with(&format!("{} ", 2u64 << 30)) && lines[0].ends_with("disk"), format!("data disk line {:?}", lines[0]))?;
                 // blkid -p exits 2 when it finds no signature: an empty disk.
-                check(lines[2] == "blkid=2", format!("sdb is not empty: {:?}", lines[2]))?;
-                check(lines[3] == "/dev/sda", format!("root is {:?}", lines[3]))
+                check(lines[1] == "blkid=2", format!("data disk is not empty: {:?}", lines[1]))?;
+                check(lines[2] == "root", format!("root disk serial {:?}", lines[2]))?;
+                // Both are SCSI disks (sda/sdb): virtio-scsi + scsi-hd, as in the seed.
+                check(lines[3] == "/dev/sda" || lines[3] == "/dev/sdb", format!("data disk is {:?}", lines[3]))
             }))
-        }),
+            }
+        ),
         trial!(
             "sigterm_during_boot_stops_qemu_and_removes_the_overlay",
             |fx: &Fixture| {

@@ -690,6 +690,7 @@ async fn fix_cmd(home: &Home, args: FixArgs) -> Result<ExitCode> {
                     _ => "localhost".to_string(),
                 };
                 fix::FixContext {
+                    data_disk: "/dev/sdb".into(),
                     client_tls_dir: home.root().join("tls").join(host.replace([':', '/'], "_")),
                     ips: host.parse().into_iter().collect(),
                     names: vec![host],
@@ -697,6 +698,7 @@ async fn fix_cmd(home: &Home, args: FixArgs) -> Result<ExitCode> {
             }
         },
         _ => fix::FixContext {
+            data_disk: "/dev/sdb".into(),
             client_tls_dir: home.root().join("tls").join("local"),
             names: vec!["localhost".into()],
             ips: vec![std::net::IpAddr::from([127, 0, 0, 1])],

@@ -93,6 +93,11 @@ pub const SNAPSHOT: &str = "clean";
 /// The SCSI serial of the added data disk.
 pub const DATA_SERIAL: &str = "shipshape-data";
 
+/// The added data disk by its serial. The kernel probes SCSI disks
+/// asynchronously, so `/dev/sda` and `/dev/sdb` (root and data on most
+/// boots, as in the seed) can swap between boots; this name cannot.
+pub const DATA_DISK: &str = "/dev/disk/by-id/scsi-0QEMU_QEMU_HARDDISK_shipshape-data";
+
 /// A running VM. Dropping it stops QEMU and removes the instance folder,
 /// unless it was handed over with [`QemuVm::detach`].
 pub struct QemuVm {
@@ -245,7 +250,6 @@ impl QemuVm {
                 _guards: vec![pid_guard, dir_guard],
             };
             vm.wait_settled("boot", opts.boot_timeout).await?;
-            vm.ensure_disk_names(opts.boot_timeout).await?;
             if opts.snapshot {
                 vm.snapshot(SNAPSHOT).await?;
             }
@@ -337,6 +341,7 @@ impl QemuVm {
     /// guest's address on QEMU's user network).
     pub fn fix_context(&self) -> crate::fix::FixContext {
         crate::fix::FixContext {
+            data_disk: DATA_DISK.into(),
             client_tls_dir: self.record.dir.join("docker-tls"),
             names: vec!["localhost".into(), "shipshape".into()],
             ips: vec![
@@ -537,32 +542,7 @@ impl QemuVm {
     ) -> Result<Duration, DriverError> {
         let started = Instant::now();
         self.reboot_once(command, limit).await?;
-        let left = (started + limit).saturating_duration_since(Instant::now());
-        self.ensure_disk_names(left.max(Duration::from_secs(60)))
-            .await?;
         Ok(started.elapsed())
-    }
-
-    /// The kernel probes SCSI disks asynchronously, so on a rare boot the
-    /// root and the data disk swap names. The seed (and every scenario) means
-    /// `/dev/sda` root and `/dev/sdb` data: when a boot got them the other
-    /// way round, boot again (at most three times).
-    async fn ensure_disk_names(&mut self, limit: Duration) -> Result<(), DriverError> {
-        if !self.record.dir.join("data.qcow2").exists() {
-            return Ok(());
-        }
-        for _ in 0..3 {
-            let out = self.exec("lsblk -dno SERIAL /dev/sdb 2>/dev/null").await?;
-            if out.stdout.trim() == DATA_SERIAL {
-                return Ok(());
-            }
-            self.reboot_once("systemctl reboot", limit).await?;
-        }
-        Err(DriverError::Timeout {
-            what: "a boot with the data disk at /dev/sdb".into(),
-            after: limit,
-            console: self.console_tail(20),
-        })
     }
 
     async fn reboot_once(&mut self, command: &str, limit: Duration) -> Result<(), DriverError> {

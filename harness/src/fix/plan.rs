@@ -21,6 +21,8 @@ pub const EXEC_DROPIN: &str = "/etc/systemd/system/docker.service.d/zz-shipshape
 /// What a fix needs to know about where it runs, beyond the facts.
 #[derive(Debug, Clone)]
 pub struct FixContext {
+    /// The empty disk the data-disk fix may format (the seed's `/dev/sdb`).
+    pub data_disk: String,
     /// Where the client side of generated TLS material is kept on the runner.
     pub client_tls_dir: std::path::PathBuf,
     /// Names and addresses the server certificate must be valid for.
@@ -411,6 +413,8 @@ pub fn plan(
     } else {
         None
     };
+    let extra =
+        extra.or_else(|| (control == "docker-root-mount").then(|| ("disk", json!(ctx.data_disk))));
     let spec = render(control, facts, policy, extra)?;
     let mut change = Change {
         notes: spec.notes,

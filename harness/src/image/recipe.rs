@@ -97,10 +97,11 @@ fstrim -a >/dev/null 2>&1 || true
 sync
 "#;
 
-/// `scsi_mod.scan=sync`: with the default asynchronous scan the root and the
-/// data disk can swap names between boots; synchronous scanning names them in
-/// target order, so the root disk is always `/dev/sda` and the added disk
-/// `/dev/sdb`, as in the seed.
+/// `scsi_mod.scan=sync` scans the disks in target order, so on most boots
+/// the root disk is `/dev/sda` and the added disk `/dev/sdb`, as in the
+/// seed. The sd driver still probes asynchronously and the names can swap
+/// (seen often on debian-13's 6.12 kernel under load), so the harness and the
+/// fixes address the data disk by its serial, never by `/dev/sdb`.
 pub const KERNEL_CMDLINE: &str = "root=LABEL=shipshape-root rw console=ttyS0,115200 net.ifnames=0 \
      systemd.show_status=false scsi_mod.scan=sync";
 
