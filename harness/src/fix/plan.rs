@@ -269,10 +269,8 @@ fn audit_paths(facts: &Facts, root_base: &str) -> Vec<String> {
     }
     candidates.extend(
         [
-            "/run/containerd",
             root_base,
             "/etc/docker",
-            "/run/containerd/containerd.sock",
             "/etc/default/docker",
             "/etc/containerd/config.toml",
             "/etc/sysconfig/docker",
@@ -283,6 +281,9 @@ fn audit_paths(facts: &Facts, root_base: &str) -> Vec<String> {
     for unit in [&facts.service, &facts.socket] {
         candidates.extend(unit.fragment_real.clone().or(unit.fragment_path.clone()));
     }
+    // Last: /run is empty when auditd loads the rules at boot, and auditctl
+    // stops at the first rule whose path does not exist yet.
+    candidates.extend(["/run/containerd", "/run/containerd/containerd.sock"].map(String::from));
     let mut out = Vec::new();
     for c in candidates {
         if let shipshape_checks::facts::StatLookup::Found(e) = facts.stat(&c) {
