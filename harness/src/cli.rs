@@ -710,6 +710,12 @@ async fn fix_cmd(home: &Home, args: FixArgs) -> Result<ExitCode> {
         let report = if args.dry_run {
             fix::dry_run(&conn, id, &facts, &policy, &ctx).await?
         } else {
+            // What the fix warns about (userns-remap hides existing images)
+            // is said before it acts.
+            let preview = fix::dry_run(&conn, id, &facts, &policy, &ctx).await?;
+            for n in &preview.notes {
+                eprintln!("{id}: before fixing: {n}");
+            }
             fix::run_fix(&conn, id, &facts, &policy, &ctx).await?
         };
         println!("{}", report.render());
