@@ -86,6 +86,20 @@ struct TestArgs {
     policy: Option<PathBuf>,
 }
 
+/// How to reach and trust an ssh:// target.
+#[derive(clap::Args)]
+struct SshArgs {
+    /// Private key for an ssh:// target (default ~/.ssh/id_ed25519).
+    #[arg(short = 'i', long = "identity")]
+    identity: Option<PathBuf>,
+    /// The target's host key ("ssh-ed25519 AAAA…"); default: looked up in --known-hosts.
+    #[arg(long)]
+    host_key: Option<String>,
+    /// known_hosts file for ssh:// targets (default ~/.ssh/known_hosts).
+    #[arg(long)]
+    known_hosts: Option<PathBuf>,
+}
+
 #[derive(clap::Args)]
 struct FixArgs {
     /// ssh://user@host[:port], or a running VM's name from `vm list`.
@@ -93,12 +107,8 @@ struct FixArgs {
     target: Option<String>,
     #[arg(long)]
     local: bool,
-    #[arg(short = 'i', long = "identity")]
-    identity: Option<PathBuf>,
-    #[arg(long)]
-    host_key: Option<String>,
-    #[arg(long)]
-    known_hosts: Option<PathBuf>,
+    #[command(flatten)]
+    ssh: SshArgs,
     /// Control id to fix; repeatable (default: every failing fixable control).
     #[arg(long = "control")]
     controls: Vec<String>,
@@ -118,15 +128,8 @@ struct AuditArgs {
     /// Audit this machine.
     #[arg(long)]
     local: bool,
-    /// Private key for an ssh:// target (default ~/.ssh/id_ed25519).
-    #[arg(short = 'i', long = "identity")]
-    identity: Option<PathBuf>,
-    /// The target's host key ("ssh-ed25519 AAAA…"); default: looked up in --known-hosts.
-    #[arg(long)]
-    host_key: Option<String>,
-    /// known_hosts file for ssh:// targets (default ~/.ssh/known_hosts).
-    #[arg(long)]
-    known_hosts: Option<PathBuf>,
+    #[command(flatten)]
+    ssh: SshArgs,
     /// Policy file (YAML): allowed docker users, ulimits, TLS paths, minimum version.
     #[arg(long)]
     policy: Option<PathBuf>,
@@ -458,7 +461,7 @@ async fn audit(home: &Home, args: AuditArgs) -> Result<ExitCode> {
         (_, true) => None,
         (None, false) => bail!("say what to audit: --target ssh://user@host[:port], --target <vm name>, --target debian-12, or --local"),
         (Some(t), false) => match instance::find(home, t) {
-            Some(_) => Some(connect(home, t, &args.identity, &args.host_key, &args.known_hosts).await?),
+            Some(_) => Some(connect(home, t, &args.ssh).await?),
             None => match t.parse::<TargetSpec>()? {
                 TargetSpec::Platform(platform) => {
                     let progress = Progress::new(&format!("audit {platform}"));
@@ -472,7 +475,7 @@ async fn audit(home: &Home, args: AuditArgs) -> Result<ExitCode> {
                     vm_holder = Some(vm);
                     Some(target::connect_ssh(&t).await?)
                 }
-                _ => Some(connect(home, t, &args.identity, &args.host_key, &args.known_hosts).await?),
+                _ => Some(connect(home, t, &args.ssh).await?),
             },
         },
     };
@@ -510,13 +513,12 @@ async fn audit(home: &Home, args: AuditArgs) -> Result<ExitCode> {
 
 /// Connects to a running VM by name, or to an ssh:// URL with a pinned host
 /// key (from --host-key, else known_hosts). All input is checked first.
-async fn connect(
-    home: &Home,
-    t: &str,
-    identity: &Option<PathBuf>,
-    host_key: &Option<String>,
-    known_hosts: &Option<PathBuf>,
-) -> Result<SshSession> {
+async fn connect(home: &Home, t: &str, ssh: &SshArgs) -> Result<SshSession> {
+    let SshArgs {
+        identity,
+        host_key,
+        known_hosts,
+    } = ssh;
     let target = if let Some(rec) = instance::find(home, t) {
         QemuVm::attach(rec)?.ssh_target().clone()
     } else {
@@ -664,7 +666,7 @@ async fn fix_cmd(home: &Home, args: FixArgs) -> Result<ExitCode> {
         let t = args.target.clone().context(
             "say what to fix: --target ssh://user@host[:port], --target <vm name>, or --local",
         )?;
-        Some(connect(home, &t, &args.identity, &args.host_key, &args.known_hosts).await?)
+        Some(connect(home, &t, &args.ssh).await?)
     };
     let conn = match &session {
         Some(s) => Conn::Ssh(s),
