@@ -224,18 +224,19 @@ fn main() {
                         let took = vm.reboot(Duration::from_secs(240)).await?;
                         let after = vm.boot_id().await?;
                         check(before != after, "boot_id did not change")?;
-                        // The data disk by serial: sda/sdb may swap between boots.
+                        // Still root on sda and the added disk on sdb.
                         let out = vm
-                            .exec(&format!(
-                                "lsblk -bdno SIZE,SERIAL {}",
-                                shipshape_harness::driver::qemu::DATA_DISK
-                            ))
+                            .exec("lsblk -bdno SIZE,SERIAL /dev/sdb; findmnt -no SOURCE /")
                             .await?;
                         check(
                             out.success()
                                 && out.stdout.split_whitespace().collect::<Vec<_>>()
-                                    == [(2u64 << 30).to_string().as_str(), "shipshape-data"],
-                            format!("data disk after reboot: {:?} {:?}", out.stdout, out.stderr),
+                                    == [
+                                        (2u64 << 30).to_string().as_str(),
+                                        "shipshape-data",
+                                        "/dev/sda",
+                                    ],
+                            format!("disks after reboot: {:?} {:?}", out.stdout, out.stderr),
                         )?;
                         eprintln!("    reboot took {:.1}s", took.as_secs_f64());
                         Ok(())
@@ -296,16 +297,17 @@ fn main() {
             |fx: &Fixture| {
                 fx.with_vm(|vm| Box::pin(async move {
                 let d = shipshape_harness::driver::qemu::DATA_DISK;
-                let out = vm.exec(&format!("lsblk -bdno SIZE,TRAN,TYPE {d}; blkid -p {d}; echo blkid=$?; lsblk -dno SERIAL $(findmnt -no SOURCE /); readlink -f {d}")).await?;
+                let out = vm.exec(&format!("lsblk -bdno SIZE,TRAN,TYPE {d}; blkid -p {d}; echo blkid=$?; lsblk -dno SERIAL $(findmnt -no SOURCE /); readlink -f {d}; findmnt -no SOURCE /")).await?;
                 let norm: Vec<String> = out.stdout.lines().map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).collect();
                 let lines: Vec<&str> = norm.iter().map(String::as_str).collect();
-                check(lines.len() == 4, format!("unexpected output {:?}", out.stdout))?;
+                check(lines.len() == 5, format!("unexpected output {:?}", out.stdout))?;
                 check(lines[0].starts_with(&format!("{} ", 2u64 << 30)) && lines[0].ends_with("disk"), format!("data disk line {:?}", lines[0]))?;
                 // blkid -p exits 2 when it finds no signature: an empty disk.
                 check(lines[1] == "blkid=2", format!("data disk is not empty: {:?}", lines[1]))?;
                 check(lines[2] == "root", format!("root disk serial {:?}", lines[2]))?;
-                // Both are SCSI disks (sda/sdb): virtio-scsi + scsi-hd, as in the seed.
-                check(lines[3] == "/dev/sda" || lines[3] == "/dev/sdb", format!("data disk is {:?}", lines[3]))
+                // As in the seed: root on /dev/sda, the added disk /dev/sdb.
+                check(lines[3] == "/dev/sdb", format!("data disk is {:?}", lines[3]))?;
+                check(lines[4] == "/dev/sda", format!("root is on {:?}", lines[4]))
             }))
             }
         ),

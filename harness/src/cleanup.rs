@@ -100,6 +100,53 @@ pub fn pid_start_time(pid: i32) -> Option<u64> {
     rest.split_whitespace().nth(19)?.parse().ok()
 }
 
+type SpawnRequest = (
+    std::process::Command,
+    std::sync::mpsc::Sender<std::io::Result<std::process::Child>>,
+);
+
+/// Starts `cmd` with PR_SET_PDEATHSIG(SIGKILL), so that the kernel stops it if
+/// this process dies, even by SIGKILL. The death signal fires when the *thread*
+/// that forked the child exits, not the process; a test harness's worker thread
+/// ends while other threads still use the VM. So every such child is forked
+/// from one thread that lives as long as the process.
+pub fn spawn_tied_to_process(
+    mut cmd: std::process::Command,
+) -> std::io::Result<std::process::Child> {
+    use std::os::unix::process::CommandExt;
+    use std::sync::mpsc;
+    static SPAWNER: std::sync::OnceLock<Mutex<mpsc::Sender<SpawnRequest>>> =
+        std::sync::OnceLock::new();
+    // SAFETY: prctl in the forked child before exec; async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+    let spawner = SPAWNER.get_or_init(|| {
+        let (tx, rx) = mpsc::channel::<SpawnRequest>();
+        std::thread::Builder::new()
+            .name("shipshape-spawner".into())
+            .spawn(move || {
+                for (mut cmd, reply) in rx {
+                    let _ = reply.send(cmd.spawn());
+                }
+            })
+            .expect("starting the spawner thread");
+        Mutex::new(tx)
+    });
+    let (reply_tx, reply_rx) = mpsc::channel();
+    spawner
+        .lock()
+        .map_err(|_| std::io::Error::other("spawner lock poisoned"))?
+        .send((cmd, reply_tx))
+        .map_err(|_| std::io::Error::other("spawner thread is gone"))?;
+    reply_rx
+        .recv()
+        .map_err(|_| std::io::Error::other("spawner thread is gone"))?
+}
+
 /// Installs the SIGINT/SIGTERM handler. The first signal tears down what is
 /// registered and exits (130 / 143); a second one exits at once.
 pub fn install_signal_handlers() {

@@ -1,8 +1,10 @@
-//! The QEMU driver: a copy-on-write overlay of an image plus an empty data
-//! disk on virtio-scsi (`/dev/sda` and `/dev/sdb` in the guest), user-mode
+//! The QEMU driver: a copy-on-write overlay of an image (root disk on pvscsi,
+//! `/dev/sda` in the guest) plus an empty data disk on virtio-scsi
+//! (`/dev/sdb`, always: its driver loads after root is mounted), user-mode
 //! networking with SSH on a free loopback port, the serial console in a file,
 //! and QMP for live snapshots.
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -93,9 +95,8 @@ pub const SNAPSHOT: &str = "clean";
 /// The SCSI serial of the added data disk.
 pub const DATA_SERIAL: &str = "shipshape-data";
 
-/// The added data disk by its serial. The kernel probes SCSI disks
-/// asynchronously, so `/dev/sda` and `/dev/sdb` (root and data on most
-/// boots, as in the seed) can swap between boots; this name cannot.
+/// The added data disk by its serial. It is `/dev/sdb` on every boot, as in
+/// the seed; fixes still use this name, as a user's fstab should.
 pub const DATA_DISK: &str = "/dev/disk/by-id/scsi-0QEMU_QEMU_HARDDISK_shipshape-data";
 
 /// A running VM. Dropping it stops QEMU and removes the instance folder,
@@ -103,7 +104,7 @@ pub const DATA_DISK: &str = "/dev/disk/by-id/scsi-0QEMU_QEMU_HARDDISK_shipshape-
 pub struct QemuVm {
     pub record: InstanceRecord,
     target: SshTarget,
-    child: Option<tokio::process::Child>,
+    child: Option<std::process::Child>,
     ssh: Option<SshSession>,
     keep: bool,
     _guards: Vec<Guard>,
@@ -223,7 +224,7 @@ impl QemuVm {
                     continue;
                 }
             }
-            let pid = child.id().unwrap_or(0) as i32;
+            let pid = child.id() as i32;
             let record = InstanceRecord {
                 name: opts.name.clone(),
                 platform: image.platform,
@@ -293,7 +294,7 @@ impl QemuVm {
             image_dir: image.dir.clone(),
             ssh_port: port,
             docker_tls_port: 0,
-            qemu_pid: child.id().unwrap_or(0) as i32,
+            qemu_pid: child.id() as i32,
             owner: Some(Owner::current()),
             accel,
             created_unix: unix_now(),
@@ -648,9 +649,7 @@ impl Drop for QemuVm {
             return;
         }
         if let Some(child) = &self.child {
-            if let Some(pid) = child.id() {
-                cleanup::kill_and_reap(pid as i32);
-            }
+            cleanup::kill_and_reap(child.id() as i32);
         } else if self.record.qemu_alive() {
             cleanup::kill_and_reap(self.record.qemu_pid);
         }
@@ -700,9 +699,9 @@ fn spawn_qemu(
     root: &Path,
     data: &Path,
     cache: &str,
-) -> Result<(tokio::process::Child, Guard), DriverError> {
+) -> Result<(std::process::Child, Guard), DriverError> {
     let console = dir.join("console.log");
-    let mut cmd = tokio::process::Command::new("qemu-system-x86_64");
+    let mut cmd = std::process::Command::new("qemu-system-x86_64");
     cmd.arg("-name")
         .arg(format!("shipshape-{}", opts.name))
         .args(["-machine", "q35", "-accel", accel.qemu_arg()])
@@ -718,7 +717,7 @@ fn spawn_qemu(
         .arg("-initrd")
         .arg(&image.initrd)
         .args(["-append", crate::image::KERNEL_CMDLINE])
-        .args(["-device", "virtio-scsi-pci,id=scsi0"])
+        .args(["-device", "pvscsi,id=pv0"])
         .arg("-drive")
         .arg(format!(
             "file={},if=none,id=root,format=qcow2,cache={cache},discard=unmap",
@@ -726,7 +725,7 @@ fn spawn_qemu(
         ))
         .args([
             "-device",
-            "scsi-hd,drive=root,bus=scsi0.0,channel=0,scsi-id=0,lun=0",
+            "scsi-hd,drive=root,bus=pv0.0,channel=0,scsi-id=0,lun=0",
         ]);
     if !data.as_os_str().is_empty() {
         cmd.arg("-drive")
@@ -734,9 +733,10 @@ fn spawn_qemu(
                 "file={},if=none,id=data,format=qcow2,cache={cache}",
                 data.display()
             ))
+            .args(["-device", "virtio-scsi-pci,id=scsi0"])
             .args([
                 "-device",
-                "scsi-hd,drive=data,bus=scsi0.0,channel=0,scsi-id=1,lun=0,serial=shipshape-data",
+                "scsi-hd,drive=data,bus=scsi0.0,channel=0,scsi-id=0,lun=0,serial=shipshape-data",
             ]);
     }
     cmd.arg("-netdev")
@@ -763,19 +763,15 @@ fn spawn_qemu(
         ))
         // A terminal's Ctrl-C goes to our handler, which stops QEMU itself.
         .process_group(0);
-    if !opts.persistent {
-        // SAFETY: prctl in the forked child before exec; async-signal-safe.
-        unsafe {
-            cmd.pre_exec(|| {
-                // If the run is SIGKILLed, the kernel stops QEMU for us.
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                Ok(())
-            });
-        }
-    }
-    let child = cmd.spawn().map_err(io(
+    let spawned = if opts.persistent {
+        cmd.spawn()
+    } else {
+        // If the run is SIGKILLed, the kernel stops QEMU for us.
+        cleanup::spawn_tied_to_process(cmd)
+    };
+    let child = spawned.map_err(io(
         "starting qemu-system-x86_64 (apt-get install qemu-system-x86 qemu-utils)",
     ))?;
-    let guard = cleanup::kill_on_signal(child.id().unwrap_or(0) as i32);
+    let guard = cleanup::kill_on_signal(child.id() as i32);
     Ok((child, guard))
 }

@@ -7,7 +7,7 @@ use crate::platform::Platform;
 
 /// Bump when the build steps in `build.rs` change in a way the recipe text
 /// does not show.
-const BUILDER_VERSION: u32 = 1;
+const BUILDER_VERSION: u32 = 2;
 
 pub const PACKAGES: &[&str] = &[
     "systemd",
@@ -60,6 +60,17 @@ pub fn files() -> Vec<(&'static str, &'static str, u32)> {
             "HostKey /etc/ssh/ssh_host_ed25519_key\nPermitRootLogin prohibit-password\nPasswordAuthentication no\nUseDNS no\n",
             0o644,
         ),
+        // The root disk sits on pvscsi, whose driver is in the initramfs; the
+        // data disk on virtio-scsi, whose driver is kept out of it. The kernel
+        // names SCSI disks in the order their (asynchronous) probes run, so two
+        // disks on one controller can swap names; this way the data disk only
+        // appears after the root disk is mounted as sda, and is always sdb.
+        ("/etc/initramfs-tools/modules", "vmw_pvscsi\nsd_mod\n", 0o644),
+        (
+            "/etc/initramfs-tools/hooks/zz-shipshape-late-data-disk",
+            "#!/bin/sh\ncase \"$1\" in prereqs) echo; exit 0;; esac\nfind \"${DESTDIR}\" -name 'virtio_scsi.ko*' -delete\n",
+            0o755,
+        ),
         ("/etc/systemd/journald.conf.d/10-shipshape.conf", "[Journal]\nStorage=volatile\nRuntimeMaxUse=32M\n", 0o644),
     ]
 }
@@ -73,6 +84,8 @@ for t in apt-daily apt-daily-upgrade e2scrub_all fstrim; do ln -sf /dev/null /et
 rm -f /etc/ssh/ssh_host_rsa_key* /etc/ssh/ssh_host_ecdsa_key* /etc/ssh/ssh_host_dsa_key*
 passwd -l root >/dev/null
 : > /etc/machine-id
+update-initramfs -u -k all >/dev/null 2>&1
+if lsinitramfs /boot/initrd.img-* | grep -q virtio_scsi; then echo "virtio_scsi is still in the initramfs" >&2; exit 1; fi
 apt-get clean
 "#;
 
@@ -93,15 +106,15 @@ rm -rf "$root"
 docker import --change 'CMD ["/bin/sh"]' --change 'ENV PATH=/bin' /opt/shipshape/busybox.tar busybox:latest >/dev/null
 docker run --rm busybox:latest true
 docker version --format '{{.Server.Version}}'
+# apt-cache builds its package cache on first use (~10 s under TCG); build it
+# now, or every reset snapshot would pay for it again in the audit.
+apt-cache gencaches >/dev/null
 fstrim -a >/dev/null 2>&1 || true
 sync
 "#;
 
-/// `scsi_mod.scan=sync` scans the disks in target order, so on most boots
-/// the root disk is `/dev/sda` and the added disk `/dev/sdb`, as in the
-/// seed. The sd driver still probes asynchronously and the names can swap
-/// (seen often on debian-13's 6.12 kernel under load), so the harness and the
-/// fixes address the data disk by its serial, never by `/dev/sdb`.
+/// The data disk is `/dev/sdb` because its controller's driver loads only
+/// after the root disk is mounted (see the initramfs hook in `files`).
 pub const KERNEL_CMDLINE: &str = "root=LABEL=shipshape-root rw console=ttyS0,115200 net.ifnames=0 \
      systemd.show_status=false scsi_mod.scan=sync";
 
