@@ -1,92 +1,132 @@
 //! Every scenario × platform as a `cargo test` case:
-//! `cargo test --test scenarios -- userns`. One VM per platform, booted on
-//! first use and reset to its snapshot before each scenario. Platforms come
-//! from SHIPSHAPE_PLATFORMS (comma-separated; default debian-12,debian-13).
+//! `cargo test --test scenarios -- userns`. The cases that pass the filter run
+//! on the same worker pool as `shipshape test` (SHIPSHAPE_JOBS workers, default
+//! one per core), in the pool's order; each case waits for its own result.
+//! Platforms come from SHIPSHAPE_PLATFORMS (comma-separated; default
+//! debian-12,debian-13).
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 
 use libtest_mimic::{Arguments, Failed, Trial};
 use shipshape_checks::Policy;
-use shipshape_harness::driver::{BootOptions, QemuVm};
-use shipshape_harness::image;
 use shipshape_harness::paths::Home;
 use shipshape_harness::platform::Platform;
-use shipshape_harness::progress::Progress;
-use shipshape_harness::scenario::{self, Scenario};
-use shipshape_harness::suite::PlatformRun;
+use shipshape_harness::report;
+use shipshape_harness::scenario::{self, ScenarioResult};
+use shipshape_harness::suite;
 
-type VmSlot = Mutex<Option<Result<QemuVm, String>>>;
+#[path = "support/chromium.rs"]
+mod chromium;
 
-struct Fixture {
-    rt: tokio::runtime::Runtime,
-    home: Home,
-    /// One slot per platform, locked while a scenario runs on it.
-    vms: HashMap<Platform, VmSlot>,
-    junit_runs: Mutex<Vec<PlatformRun>>,
+#[derive(Default)]
+struct Board {
+    results: HashMap<String, ScenarioResult>,
+    /// The whole run, in report order, once the pool has stopped.
+    runs: Vec<suite::PlatformRun>,
+    /// The pool has stopped: a case still missing will not come.
+    done: bool,
 }
 
-impl Fixture {
-    fn run(&self, platform: Platform, sc: &Scenario) -> Result<(), Failed> {
-        let mut slot = self.vms[&platform]
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        let result = self.rt.block_on(async {
-            let fresh = slot.is_none();
-            if fresh {
-                let progress = Progress::new(&platform.to_string());
-                let vm = match image::ensure(&self.home, platform, &progress).await {
-                    Ok(img) => {
-                        let name = format!("scn-{}-{}", platform, std::process::id());
-                        QemuVm::boot(&self.home, &img, BootOptions::new(name))
-                            .await
-                            .map_err(|e| format!("boot failed: {e}"))
-                    }
-                    Err(e) => Err(format!("image build failed: {e}")),
-                };
-                *slot = Some(vm);
-            }
-            let vm = match slot.as_mut().expect("set above") {
-                Ok(vm) => vm,
-                Err(e) => return Err(e.clone()),
-            };
-            if !fresh {
-                vm.reset().await.map_err(|e| format!("reset failed: {e}"))?;
-            }
-            Ok(scenario::run_scenario(vm, sc, &Policy::default()).await)
-        });
-        drop(slot);
-        let result = result?;
-        {
-            let mut runs = self.junit_runs.lock().unwrap_or_else(|e| e.into_inner());
-            match runs.iter_mut().find(|r| r.platform == platform) {
-                Some(r) => r.results.push(result.clone()),
-                None => runs.push(PlatformRun {
-                    platform,
-                    results: vec![result.clone()],
-                    error: None,
-                    boot: Default::default(),
-                    duration: Default::default(),
-                }),
-            }
+type Shared = Arc<(Mutex<Board>, Condvar)>;
+
+fn case_name(p: Platform, scenario: &str) -> String {
+    format!("{p}::{scenario}")
+}
+
+/// libtest's own selection: substring (or exact) filter, minus `--skip`.
+fn selected(args: &Arguments, name: &str) -> bool {
+    let hit = |pat: &str| {
+        if args.exact {
+            name == pat
+        } else {
+            name.contains(pat)
         }
-        match &result.failure {
-            None => Ok(()),
-            Some(f) => {
-                let mut msg = format!("{f}\n");
-                for st in &result.steps {
-                    msg.push_str(&format!(
-                        "  {} {} ({:.1}s)\n",
-                        if st.ok { "ok " } else { "ERR" },
-                        st.name,
-                        st.duration.as_secs_f64()
-                    ));
+    };
+    args.filter.as_deref().is_none_or(hit) && !args.skip.iter().any(|s| hit(s))
+}
+
+fn wait_for(board: &Shared, name: &str) -> Result<(), Failed> {
+    let (lock, cv) = &**board;
+    let mut b = lock.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        if let Some(r) = b.results.get(name) {
+            return match &r.failure {
+                None => Ok(()),
+                Some(f) => {
+                    let mut msg = format!("{f}\n");
+                    for st in &r.steps {
+                        msg.push_str(&format!(
+                            "  {} {} ({:.1}s)\n",
+                            if st.ok { "ok " } else { "ERR" },
+                            st.name,
+                            st.duration.as_secs_f64()
+                        ));
+                    }
+                    Err(msg.into())
                 }
-                Err(msg.into())
+            };
+        }
+        if b.done {
+            return Err("the worker pool stopped before this case ran".into());
+        }
+        b = cv.wait(b).unwrap_or_else(|e| e.into_inner());
+    }
+}
+
+/// The HTML and JUnit reports of this very run: Chromium loads the page, every
+/// case is in the matrix with the verdict it had, the steps are there, and no
+/// key material is in either report.
+fn html_report(board: &Shared) -> Result<(), Failed> {
+    let (lock, cv) = &**board;
+    let mut b = lock.lock().unwrap_or_else(|e| e.into_inner());
+    while !b.done {
+        b = cv.wait(b).unwrap_or_else(|e| e.into_inner());
+    }
+    let runs = b.runs.clone();
+    drop(b);
+    if runs.iter().all(|r| r.results.is_empty()) {
+        return Err("no scenario ran (filtered out?)".into());
+    }
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../artifacts");
+    std::fs::create_dir_all(&dir)?;
+    let page = dir.join("scenarios.html");
+    let html = report::html::scenarios(&runs);
+    std::fs::write(&page, &html)?;
+    let xml = report::junit::scenarios(&runs);
+    for (what, text) in [("HTML", &html), ("JUnit", &xml)] {
+        let found = chromium::secrets_in(text);
+        if !found.is_empty() {
+            return Err(format!("the {what} report holds key material: {found:?}").into());
+        }
+    }
+    let dom = chromium::dom(&page)?;
+    if !dom.contains("<table id=\"matrix\">") {
+        return Err("Chromium built no matrix table".into());
+    }
+    for r in &runs {
+        for x in &r.results {
+            let id = format!("{}--{}", r.platform.name(), x.scenario)
+                .replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "-");
+            let word = if x.passed() { "pass" } else { "FAIL" };
+            let cell = format!("<a href=\"#{id}\">{word}</a>");
+            if !dom.contains(&cell) {
+                return Err(format!("the matrix lacks {cell}").into());
+            }
+            if !dom.contains(&format!("<details id=\"{id}\"")) {
+                return Err(format!("no details for {id}").into());
+            }
+            for st in &x.steps {
+                let name = report::html::esc(&st.name);
+                if !dom.contains(&name) {
+                    return Err(format!("{id}: step `{}` is missing", st.name).into());
+                }
             }
         }
     }
+    chromium::screenshot(&page, &dir.join("scenarios.png"))?;
+    Ok(())
 }
 
 fn main() {
@@ -97,47 +137,100 @@ fn main() {
         .filter(|s| !s.trim().is_empty())
         .map(|s| s.trim().parse().expect("SHIPSHAPE_PLATFORMS"))
         .collect();
-    // One worker per platform: each platform's VM runs its scenarios one
-    // after another and the platforms run side by side (under TCG a dockerd
-    // restart keeps about one core busy, so two VMs share two cores well).
-    args.test_threads = Some(args.test_threads.unwrap_or(platforms.len()).max(1));
+    let jobs: usize = std::env::var("SHIPSHAPE_JOBS")
+        .ok()
+        .and_then(|j| j.parse().ok())
+        .unwrap_or_else(suite::default_jobs);
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
     let scenarios = scenario::load_dir(&dir).unwrap_or_else(|e| panic!("{e}"));
-    let fx = Arc::new(Fixture {
-        rt: tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .expect("runtime"),
-        home: Home::from_env(),
-        vms: platforms.iter().map(|p| (*p, Mutex::new(None))).collect(),
-        junit_runs: Mutex::new(Vec::new()),
-    });
-    // Interleaved by platform, so that the workers take different VMs.
+
+    let board: Shared = Arc::default();
     let mut trials = Vec::new();
+    // Which scenarios each platform runs, after libtest's filter.
+    let mut wanted: Vec<(Platform, Vec<String>)> = platforms.iter().map(|p| (*p, vec![])).collect();
     for sc in &scenarios {
-        for p in &platforms {
+        for (p, names) in wanted.iter_mut() {
             if !sc.runs_on(*p) {
                 continue;
             }
-            let fx = fx.clone();
-            let sc = sc.clone();
-            let p = *p;
-            trials.push(Trial::test(format!("{}::{}", p, sc.name), move || {
-                fx.run(p, &sc)
-            }));
+            let name = case_name(*p, &sc.name);
+            if selected(&args, &name) {
+                names.push(sc.name.clone());
+            }
+            let board = board.clone();
+            trials.push(Trial::test(name.clone(), move || wait_for(&board, &name)));
         }
     }
+    {
+        let board = board.clone();
+        trials.push(Trial::test(
+            "report::html_of_this_run_in_headless_chromium",
+            move || html_report(&board),
+        ));
+    }
+    // Every case waits on the pool, so each needs its own thread; the pool
+    // decides how many VMs actually run.
+    args.test_threads = Some(trials.len().max(1));
+
+    let pool = if args.list {
+        None
+    } else {
+        let board = board.clone();
+        Some(std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            let home = Home::from_env();
+            let mut runs = Vec::new();
+            // One pool over every platform; a scenario is selected per platform.
+            let chosen: Vec<&scenario::Scenario> = scenarios
+                .iter()
+                .filter(|s| wanted.iter().any(|(_, n)| n.contains(&s.name)))
+                .collect();
+            let per_platform: Vec<Platform> = wanted
+                .iter()
+                .filter(|(_, n)| !n.is_empty())
+                .map(|(p, _)| *p)
+                .collect();
+            if !chosen.is_empty() {
+                let on_board = board.clone();
+                let on_result: suite::OnResult = Arc::new(move |p, r: &ScenarioResult| {
+                    let (lock, cv) = &*on_board;
+                    let mut b = lock.lock().unwrap_or_else(|e| e.into_inner());
+                    b.results.insert(case_name(p, &r.scenario), r.clone());
+                    cv.notify_all();
+                });
+                let keep = |p: Platform, s: &scenario::Scenario| {
+                    wanted.iter().any(|(x, n)| *x == p && n.contains(&s.name))
+                };
+                runs = rt.block_on(suite::run_matrix(
+                    &home,
+                    &per_platform,
+                    &chosen,
+                    &keep,
+                    &Policy::default(),
+                    jobs,
+                    on_result,
+                ));
+            }
+            let (lock, cv) = &*board;
+            let mut b = lock.lock().unwrap_or_else(|e| e.into_inner());
+            b.runs = runs.clone();
+            b.done = true;
+            cv.notify_all();
+            drop(b);
+            runs
+        }))
+    };
     let conclusion = libtest_mimic::run(&args, trials);
-    for slot in fx.vms.values() {
-        if let Some(Ok(vm)) = slot.lock().unwrap_or_else(|e| e.into_inner()).take() {
-            fx.rt.block_on(vm.destroy());
+    if let Some(pool) = pool {
+        let runs = pool.join().unwrap_or_default();
+        if !runs.is_empty() {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../artifacts/scenarios.xml");
+            std::fs::create_dir_all(path.parent().expect("parent")).ok();
+            let _ = std::fs::write(&path, shipshape_harness::report::junit::scenarios(&runs));
         }
-    }
-    let runs = fx.junit_runs.lock().unwrap_or_else(|e| e.into_inner());
-    if !runs.is_empty() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../artifacts/scenarios.xml");
-        std::fs::create_dir_all(path.parent().expect("parent")).ok();
-        let _ = std::fs::write(&path, shipshape_harness::report::junit::scenarios(&runs));
     }
     conclusion.exit();
 }

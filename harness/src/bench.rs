@@ -119,7 +119,7 @@ pub async fn run(
     progress.finish("measured");
     if want(Part::Suite) && !scenarios.is_empty() {
         let t = Instant::now();
-        let run = suite::run_platform(home, platform, scenarios, &Policy::default(), |_| {}).await;
+        let run = suite::run_platform(home, platform, scenarios, &Policy::default()).await;
         f.suite_s = Some(secs(t.elapsed()));
         f.scenarios = run
             .results

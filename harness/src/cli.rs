@@ -51,6 +51,22 @@ enum Command {
     Controls,
     /// Measure image build (warm), boot, reset, reboot, audit and the suite.
     Bench(BenchArgs),
+    /// Work with JUnit reports.
+    #[command(subcommand)]
+    Junit(JunitCmd),
+}
+
+#[derive(clap::Subcommand)]
+enum JunitCmd {
+    /// Combine the reports of `test --partition k/n` shards into one.
+    Merge {
+        /// Where to write the merged report.
+        #[arg(long, short = 'o')]
+        output: PathBuf,
+        /// The shards' reports.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+    },
 }
 
 #[derive(clap::Args)]
@@ -84,6 +100,16 @@ struct TestArgs {
     scenarios_dir: Option<PathBuf>,
     #[arg(long)]
     policy: Option<PathBuf>,
+    /// Worker VMs run side by side (default: one per core). Each is its own
+    /// VM from the same image and snapshot; results are the same as with 1.
+    #[arg(long, short = 'j')]
+    jobs: Option<usize>,
+    /// Also write a self-contained HTML report here.
+    #[arg(long)]
+    html: Option<PathBuf>,
+    /// Run only shard k of n (e.g. 2/3); `junit merge` combines the shards.
+    #[arg(long)]
+    partition: Option<suite::Partition>,
 }
 
 /// How to reach and trust an ssh:// target.
@@ -303,6 +329,25 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Audit(args) => return audit(&home, args).await,
         Command::Test(args) => return test(&home, args).await,
         Command::Fix(args) => return fix_cmd(&home, args).await,
+        Command::Junit(JunitCmd::Merge { output, inputs }) => {
+            let mut texts = Vec::new();
+            for p in &inputs {
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("reading {}", p.display()))?;
+                texts.push((p.display().to_string(), text));
+            }
+            let merged = report::junit::merge(&texts)?;
+            if let Some(parent) = output.parent() {
+                std::fs::create_dir_all(parent).ok();
+            }
+            std::fs::write(&output, merged)
+                .with_context(|| format!("writing {}", output.display()))?;
+            eprintln!(
+                "merged {} report(s) into {}",
+                inputs.len(),
+                output.display()
+            );
+        }
         Command::Bench(args) => {
             let parts = if args.parts.is_empty() {
                 vec![
@@ -494,6 +539,7 @@ async fn audit(home: &Home, args: AuditArgs) -> Result<ExitCode> {
         Format::Table => report::table::render(&run, args.verbose),
         Format::Json => serde_json::to_string_pretty(&report::json::render(&run))? + "\n",
         Format::Junit => report::junit::render(&[&run]),
+        Format::Html => report::html::audit(&[&run]),
     };
     match &args.output {
         Some(path) => {
@@ -590,9 +636,34 @@ async fn test(home: &Home, args: TestArgs) -> Result<ExitCode> {
     } else {
         args.platforms.clone()
     };
-    let mut runs = Vec::new();
-    for p in &platforms {
-        let run = suite::run_platform(home, *p, &chosen, &policy, |r| {
+    let jobs = args.jobs.unwrap_or_else(suite::default_jobs).max(1);
+    let shard = args.partition.map(|p| p.cut(&platforms, &chosen));
+    if let (Some(p), Some(cases)) = (&args.partition, &shard) {
+        eprintln!(
+            "shipshape test: shard {}/{}: {} case(s)",
+            p.k,
+            p.n,
+            cases.len()
+        );
+    }
+    let keep = |p: Platform, s: &scenario::Scenario| {
+        shard
+            .as_ref()
+            .is_none_or(|c| c.iter().any(|(x, n)| *x == p && *n == s.name))
+    };
+    eprintln!(
+        "shipshape test: {} scenario(s) × {} platform(s) on {jobs} worker VM(s)",
+        chosen.len(),
+        platforms.len()
+    );
+    let runs = suite::run_matrix(
+        home,
+        &platforms,
+        &chosen,
+        &keep,
+        &policy,
+        jobs,
+        std::sync::Arc::new(|p, r: &scenario::ScenarioResult| {
             let mark = if r.passed() { "ok  " } else { "FAIL" };
             eprintln!(
                 "{mark} {p} {:<24} {:>6.1}s",
@@ -602,18 +673,23 @@ async fn test(home: &Home, args: TestArgs) -> Result<ExitCode> {
             if let Some(f) = &r.failure {
                 eprintln!("     {}", f.lines().next().unwrap_or_default());
             }
-        })
-        .await;
+        }),
+    )
+    .await;
+    for run in &runs {
         if let Some(e) = &run.error {
-            eprintln!("{p}: {e}");
+            eprintln!("{}: {e}", run.platform);
         }
-        runs.push(run);
     }
     if let Some(parent) = args.junit.parent() {
         std::fs::create_dir_all(parent).ok();
     }
     std::fs::write(&args.junit, report::junit::scenarios(&runs))
         .with_context(|| format!("writing {}", args.junit.display()))?;
+    if let Some(html) = &args.html {
+        std::fs::write(html, report::html::scenarios(&runs))
+            .with_context(|| format!("writing {}", html.display()))?;
+    }
     // The summary matrix.
     print!("\n{:<24}", "scenario");
     for r in &runs {

@@ -101,3 +101,141 @@ pub fn scenarios(runs: &[crate::suite::PlatformRun]) -> String {
     }
     report.to_string().expect("JUnit serializes")
 }
+
+#[derive(Debug, thiserror::Error)]
+pub enum MergeError {
+    #[error("{path}: not a JUnit report: {message}")]
+    Parse { path: String, message: String },
+    #[error("testcase `{suite}::{case}` is in both {first} and {second}: shards must not overlap")]
+    Duplicate {
+        suite: String,
+        case: String,
+        first: String,
+        second: String,
+    },
+}
+
+/// Combines the shards' reports: suites of the same name (a platform) become
+/// one suite holding every shard's testcases. A testcase in two shards is an
+/// error: it means the shards were not cut from the same partition.
+pub fn merge(inputs: &[(String, String)]) -> Result<String, MergeError> {
+    let mut suites: Vec<TestSuite> = Vec::new();
+    let mut seen: std::collections::HashMap<(String, String), String> = Default::default();
+    let mut time = std::time::Duration::ZERO;
+    for (path, xml) in inputs {
+        let report = Report::deserialize_from_str(xml).map_err(|e| MergeError::Parse {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        time = time.max(report.time.unwrap_or_default());
+        for suite in report.test_suites {
+            for case in &suite.test_cases {
+                let key = (suite.name.to_string(), case.name.to_string());
+                if let Some(first) = seen.insert(key.clone(), path.clone()) {
+                    return Err(MergeError::Duplicate {
+                        suite: key.0,
+                        case: key.1,
+                        first,
+                        second: path.clone(),
+                    });
+                }
+            }
+            match suites.iter_mut().find(|s| s.name == suite.name) {
+                Some(existing) => {
+                    // Shards ran side by side: the suite took as long as its longest shard.
+                    let t = existing
+                        .time
+                        .unwrap_or_default()
+                        .max(suite.time.unwrap_or_default());
+                    existing.add_test_cases(suite.test_cases);
+                    existing.set_time(t);
+                }
+                None => suites.push(suite),
+            }
+        }
+    }
+    // The report's counts are summed as suites are added: add them whole.
+    let mut out = Report::new("shipshape-test");
+    out.add_test_suites(suites);
+    out.set_time(time);
+    Ok(out.to_string().expect("JUnit serializes"))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use crate::platform::Platform;
+    use crate::scenario::ScenarioResult;
+    use crate::suite::{Partition, PlatformRun};
+
+    fn report_of(cases: &[(Platform, String)]) -> String {
+        let runs: Vec<PlatformRun> = [Platform::Debian12, Platform::Debian13]
+            .into_iter()
+            .map(|p| PlatformRun {
+                platform: p,
+                results: cases
+                    .iter()
+                    .filter(|(x, _)| *x == p)
+                    .map(|(_, s)| ScenarioResult {
+                        scenario: s.clone(),
+                        control: s.clone(),
+                        steps: Vec::new(),
+                        duration: Default::default(),
+                        failure: (s == "userns-remap").then(|| "step `x` failed".to_string()),
+                    })
+                    .collect(),
+                error: None,
+                boot: Default::default(),
+                duration: Default::default(),
+            })
+            .collect();
+        super::scenarios(&runs)
+    }
+
+    fn test_set(xml: &str) -> BTreeSet<(String, String, bool)> {
+        let r = quick_junit::Report::deserialize_from_str(xml).unwrap();
+        r.test_suites
+            .iter()
+            .flat_map(|s| {
+                s.test_cases.iter().map(|c| {
+                    (
+                        s.name.to_string(),
+                        c.name.to_string(),
+                        matches!(c.status, quick_junit::TestCaseStatus::Success { .. }),
+                    )
+                })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn merged_shards_equal_the_unsharded_run() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+        let all = crate::scenario::load_dir(&dir).unwrap();
+        let refs: Vec<_> = all.iter().collect();
+        let platforms = [Platform::Debian12, Platform::Debian13];
+        let whole = test_set(&report_of(&Partition { k: 1, n: 1 }.cut(&platforms, &refs)));
+        for n in [2, 3] {
+            let shards: Vec<(String, String)> = (1..=n)
+                .map(|k| {
+                    (
+                        format!("shard-{k}.xml"),
+                        report_of(&Partition { k, n }.cut(&platforms, &refs)),
+                    )
+                })
+                .collect();
+            let merged = super::merge(&shards).unwrap();
+            assert_eq!(test_set(&merged), whole, "{n} shards");
+            let r = quick_junit::Report::deserialize_from_str(&merged).unwrap();
+            assert_eq!(r.tests, whole.len(), "the merged counts");
+            assert_eq!(r.failures, 2, "userns-remap fails on both platforms");
+            // Merging a shard twice is refused.
+            let twice = [shards[0].clone(), shards[0].clone()];
+            assert!(super::merge(&twice)
+                .unwrap_err()
+                .to_string()
+                .contains("both"));
+        }
+    }
+}

@@ -1,5 +1,6 @@
-//! Reports: a terminal table, JSON and JUnit XML.
+//! Reports: a terminal table, JSON, JUnit XML and a self-contained HTML page.
 
+pub mod html;
 pub mod json;
 pub mod junit;
 pub mod table;
@@ -10,4 +11,5 @@ pub enum Format {
     Table,
     Json,
     Junit,
+    Html,
 }

@@ -3,5 +3,5 @@
 pub mod model;
 pub mod runner;
 
-pub use model::{load_dir, load_file, Expect, Scenario, Step};
+pub use model::{load_dir, load_file, AfterFix, Expect, Scenario, Step};
 pub use runner::{run_scenario, ScenarioResult, StepResult};

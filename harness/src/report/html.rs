@@ -1,0 +1,240 @@
+//! One self-contained HTML file (inline CSS, no scripts, no external
+//! resources): a matrix of rows × platforms or targets, each cell a link to
+//! its details below: a scenario's steps with command, output and time, or a
+//! control's evidence and remediation. Every text is escaped.
+
+use std::fmt::Write;
+
+use shipshape_checks::{find_control, Verdict};
+
+use crate::audit::AuditRun;
+use crate::suite::PlatformRun;
+
+const STYLE: &str = "body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}\
+table{border-collapse:collapse}th,td{border:1px solid #ccc;padding:4px 8px;text-align:left}\
+td.pass{background:#d9f2d9}td.fail{background:#f8d0d0}td.skip{background:#eee}\
+td.none{color:#999}pre{background:#f6f6f6;padding:6px;overflow-x:auto;white-space:pre-wrap}\
+details{margin:4px 0}summary{cursor:pointer}.pass b{color:#176317}.fail b{color:#a11}\
+.skip b{color:#666}";
+
+/// Escapes text for HTML element content and attribute values.
+pub fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn page(title: &str, body: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <title>{t}</title><style>{STYLE}</style></head><body>\n<h1>{t}</h1>\n{body}</body></html>\n",
+        t = esc(title)
+    )
+}
+
+fn anchor(parts: &[&str]) -> String {
+    parts
+        .iter()
+        .map(|p| {
+            p.chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join("--")
+}
+
+/// `shipshape test`: scenarios × platforms, then every scenario's steps.
+pub fn scenarios(runs: &[PlatformRun]) -> String {
+    let mut names: Vec<(String, String)> = Vec::new();
+    for r in runs {
+        for x in &r.results {
+            if !names.iter().any(|(n, _)| *n == x.scenario) {
+                names.push((x.scenario.clone(), x.control.clone()));
+            }
+        }
+    }
+    let (passed, failed): (usize, usize) = runs.iter().fold((0, 0), |(p, f), r| {
+        let fp = r.results.iter().filter(|x| x.passed()).count();
+        (p + fp, f + r.results.len() - fp)
+    });
+    let mut b = format!("<p id=\"summary\">{passed} passed, {failed} failed</p>\n");
+    for r in runs {
+        if let Some(e) = &r.error {
+            let _ = writeln!(
+                b,
+                "<p class=\"fail\"><b>{}</b>: {}</p>",
+                esc(r.platform.name()),
+                esc(e)
+            );
+        }
+    }
+    b.push_str("<table id=\"matrix\"><tr><th>scenario</th><th>control</th>");
+    for r in runs {
+        let _ = write!(b, "<th>{}</th>", esc(r.platform.name()));
+    }
+    b.push_str("</tr>\n");
+    for (name, control) in &names {
+        let _ = write!(b, "<tr><td>{}</td><td>{}</td>", esc(name), esc(control));
+        for r in runs {
+            match r.results.iter().find(|x| x.scenario == *name) {
+                Some(x) => {
+                    let (class, word) = if x.passed() {
+                        ("pass", "pass")
+                    } else {
+                        ("fail", "FAIL")
+                    };
+                    let _ = write!(
+                        b,
+                        "<td class=\"{class}\"><a href=\"#{}\">{word}</a> {:.0}s</td>",
+                        anchor(&[r.platform.name(), name]),
+                        x.duration.as_secs_f64()
+                    );
+                }
+                None => b.push_str("<td class=\"none\">–</td>"),
+            }
+        }
+        b.push_str("</tr>\n");
+    }
+    b.push_str("</table>\n");
+    for r in runs {
+        let _ = writeln!(b, "<h2>{}</h2>", esc(r.platform.name()));
+        for x in &r.results {
+            let class = if x.passed() { "pass" } else { "fail" };
+            let _ = writeln!(
+                b,
+                "<details id=\"{}\" class=\"{class}\"{}><summary><b>{}</b> {} ({:.1}s)</summary>",
+                anchor(&[r.platform.name(), &x.scenario]),
+                if x.passed() { "" } else { " open" },
+                if x.passed() { "pass" } else { "FAIL" },
+                esc(&x.scenario),
+                x.duration.as_secs_f64()
+            );
+            if let Some(f) = &x.failure {
+                let _ = writeln!(b, "<p class=\"failure\">{}</p>", esc(f));
+            }
+            b.push_str("<ol class=\"steps\">\n");
+            for st in &x.steps {
+                let _ = writeln!(
+                    b,
+                    "<li class=\"{}\"><b>{}</b> {} ({:.2}s)<pre>$ {}</pre><pre>{}</pre>{}</li>",
+                    if st.ok { "pass" } else { "fail" },
+                    if st.ok { "ok" } else { "FAILED" },
+                    esc(&st.name),
+                    st.duration.as_secs_f64(),
+                    esc(st.command.trim_end()),
+                    esc(st.output.trim_end()),
+                    st.message
+                        .as_ref()
+                        .map(|m| format!("<p class=\"failure\">{}</p>", esc(m)))
+                        .unwrap_or_default()
+                );
+            }
+            b.push_str("</ol></details>\n");
+        }
+    }
+    page("shipshape test", &b)
+}
+
+fn cell(v: &Verdict) -> (&'static str, &'static str) {
+    match v {
+        Verdict::Pass => ("pass", "pass"),
+        Verdict::Fail => ("fail", "FAIL"),
+        Verdict::NotApplicable { .. } => ("skip", "n/a"),
+        Verdict::Manual { .. } => ("skip", "manual"),
+    }
+}
+
+/// `shipshape audit`: controls × targets, then every finding's evidence.
+pub fn audit(runs: &[&AuditRun]) -> String {
+    let mut b = String::new();
+    for r in runs {
+        let _ = writeln!(
+            b,
+            "<p class=\"target\">{}: {} fail, {} controls, {:.2}s, {} round trip(s)</p>",
+            esc(&r.target),
+            r.failed(),
+            r.findings.len(),
+            r.duration.as_secs_f64(),
+            r.round_trips
+        );
+    }
+    b.push_str("<table id=\"matrix\"><tr><th>control</th><th>CIS</th><th>title</th>");
+    for r in runs {
+        let _ = write!(b, "<th>{}</th>", esc(&r.target));
+    }
+    b.push_str("</tr>\n");
+    let ids: Vec<&str> = runs
+        .first()
+        .map(|r| r.findings.iter().map(|f| f.id).collect())
+        .unwrap_or_default();
+    for id in &ids {
+        let meta = find_control(id);
+        let _ = write!(
+            b,
+            "<tr><td>{}</td><td>{}</td><td>{}</td>",
+            esc(id),
+            esc(meta.map(|m| m.cis).unwrap_or("")),
+            esc(meta.map(|m| m.title).unwrap_or(""))
+        );
+        for (i, r) in runs.iter().enumerate() {
+            match r.findings.iter().find(|f| f.id == *id) {
+                Some(f) => {
+                    let (class, word) = cell(&f.verdict);
+                    let _ = write!(
+                        b,
+                        "<td class=\"{class}\"><a href=\"#{}\">{word}</a></td>",
+                        anchor(&[&i.to_string(), id])
+                    );
+                }
+                None => b.push_str("<td class=\"none\">–</td>"),
+            }
+        }
+        b.push_str("</tr>\n");
+    }
+    b.push_str("</table>\n");
+    for (i, r) in runs.iter().enumerate() {
+        let _ = writeln!(b, "<h2>{}</h2>", esc(&r.target));
+        for f in &r.findings {
+            let meta = find_control(f.id);
+            let (class, word) = cell(&f.verdict);
+            let why = match &f.verdict {
+                Verdict::NotApplicable { why } | Verdict::Manual { why } => {
+                    format!("<p>{}</p>", esc(why))
+                }
+                _ => String::new(),
+            };
+            let _ = writeln!(
+                b,
+                "<details id=\"{}\" class=\"{class}\"><summary><b>{word}</b> {} — {}</summary>{why}\
+                 <p>evidence:</p><pre>{}</pre><p>remediation:</p><pre>{}</pre></details>",
+                anchor(&[&i.to_string(), f.id]),
+                esc(f.id),
+                esc(meta.map(|m| m.title).unwrap_or("")),
+                esc(&f.evidence.join("\n")),
+                esc(meta.map(|m| m.remediation).unwrap_or(""))
+            );
+        }
+    }
+    page("shipshape audit", &b)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn escapes_markup() {
+        assert_eq!(
+            super::esc("<script>\"x\" & 'y'</script>"),
+            "&lt;script&gt;&quot;x&quot; &amp; &#39;y&#39;&lt;/script&gt;"
+        );
+    }
+}
