@@ -223,9 +223,8 @@ fn cases() -> Vec<Case> {
 /// A worker VM and its hardened baseline audit (taken on first use).
 type Slot = Mutex<Option<(QemuVm, Mutex<Option<AuditRun>>)>>;
 
-/// Two worker VMs, each with its share of the cores: under TCG a dockerd
-/// restart keeps about one core busy, so two 1-vCPU VMs on two cores nearly
-/// halve the wall time.
+/// Two worker VMs: under TCG a dockerd restart keeps about one core busy,
+/// so two VMs on two cores nearly halve the wall time.
 const WORKERS: usize = 2;
 
 struct Fixture {
@@ -302,9 +301,7 @@ impl Fixture {
                 let progress = Progress::new("debian-12");
                 let img = image::ensure(&self.home, Platform::Debian12, &progress).await?;
                 let name = format!("audit-test-{}-{}", std::process::id(), rand_suffix());
-                let mut opts = BootOptions::new(name);
-                opts.cpus = shipshape_harness::driver::qemu::cpus_for(WORKERS);
-                let vm = QemuVm::boot(&self.home, &img, opts).await?;
+                let vm = QemuVm::boot(&self.home, &img, BootOptions::new(name)).await?;
                 *slot = Some((vm, Mutex::new(None)));
             }
             let (vm, cache) = slot.as_mut().expect("booted above");

@@ -194,7 +194,7 @@ pub async fn run_matrix(
             on_result.clone(),
         );
         set.spawn(async move {
-            let cpus = crate::driver::qemu::cpus_for(jobs);
+            let cpus = crate::driver::qemu::default_cpus();
             worker(w, cpus, home, policy, queue, results, boots, on_result).await;
         });
     }

@@ -82,7 +82,7 @@ impl BootOptions {
             name: name.into(),
             data_disk_bytes: 2 << 30,
             memory_mb: 2048,
-            cpus: cpus_for(1),
+            cpus: default_cpus(),
             persistent: false,
             boot_timeout: Duration::from_secs(300),
             snapshot: true,
@@ -90,11 +90,13 @@ impl BootOptions {
     }
 }
 
-/// vCPUs for each of `jobs` VMs run side by side: the host's cores shared
-/// out, 1 to 4 each (`SHIPSHAPE_VM_CPUS` overrides). Under TCG every vCPU is
-/// a host thread; measured on 2 cores, two 1-vCPU VMs restart dockerd in
-/// 13–18 s each side by side, two 2-vCPU VMs in 19–25 s, one alone in 14–16 s.
-pub fn cpus_for(jobs: usize) -> u32 {
+/// vCPUs per VM, however many run side by side: every VM gets all the
+/// host's cores, 1 to 4 (`SHIPSHAPE_VM_CPUS` overrides). Under TCG every vCPU
+/// is a host thread. On 2 cores a dockerd restart alone favoured 1-vCPU VMs
+/// side by side (13–18 s each, against 19–25 s for two 2-vCPU VMs), but whole
+/// runs did not: boots, reboots and dpkg were slower, and the audit tests
+/// took 582 s with two 1-vCPU VMs against 521 s with two 2-vCPU ones.
+pub fn default_cpus() -> u32 {
     if let Some(c) = std::env::var("SHIPSHAPE_VM_CPUS")
         .ok()
         .and_then(|c| c.parse::<u32>().ok())
@@ -102,10 +104,10 @@ pub fn cpus_for(jobs: usize) -> u32 {
     {
         return c;
     }
-    let cores = std::thread::available_parallelism()
+    std::thread::available_parallelism()
         .map(|n| n.get())
-        .unwrap_or(1);
-    (cores / jobs.max(1)).clamp(1, 4) as u32
+        .unwrap_or(1)
+        .clamp(1, 4) as u32
 }
 
 pub const SNAPSHOT: &str = "clean";
