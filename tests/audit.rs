@@ -639,7 +639,7 @@ fn main() {
                 let run = audit_vm(vm).await?;
                 let ctx = vm.fix_context();
                 let s = vm.ssh().await?;
-                let r = fix::run_fix(&Conn::Ssh(s), "docker-root-mount", &run.facts, &Policy::default(), &ctx).await;
+                let r = fix::run_fix(&Conn::Ssh(s), "docker-root-mount", &run.facts, &Policy::default(), &ctx, |_| {}).await;
                 match r {
                     Err(fix::FixError::Apply(fix::apply::ApplyError::Refused { output })) => {
                         if !output.contains("refusing to format /dev/sd") {

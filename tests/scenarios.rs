@@ -188,17 +188,15 @@ fn main() {
                 .expect("runtime");
             let home = Home::from_env();
             let mut runs = Vec::new();
-            // One pool over every platform; a scenario is selected per platform.
-            let chosen: Vec<&scenario::Scenario> = scenarios
-                .iter()
-                .filter(|s| wanted.iter().any(|(_, n)| n.contains(&s.name)))
-                .collect();
+            // One pool over the platforms with selected cases; `keep` picks
+            // the cases per platform.
+            let all: Vec<&scenario::Scenario> = scenarios.iter().collect();
             let per_platform: Vec<Platform> = wanted
                 .iter()
                 .filter(|(_, n)| !n.is_empty())
                 .map(|(p, _)| *p)
                 .collect();
-            if !chosen.is_empty() {
+            if !per_platform.is_empty() {
                 let on_board = board.clone();
                 let on_result: suite::OnResult = Arc::new(move |p, r: &ScenarioResult| {
                     let (lock, cv) = &*on_board;
@@ -212,7 +210,7 @@ fn main() {
                 runs = rt.block_on(suite::run_matrix(
                     &home,
                     &per_platform,
-                    &chosen,
+                    &all,
                     &keep,
                     &Policy::default(),
                     jobs,

@@ -788,13 +788,15 @@ async fn fix_cmd(home: &Home, args: FixArgs) -> Result<ExitCode> {
         let report = if args.dry_run {
             fix::dry_run(&conn, id, &facts, &policy, &ctx).await?
         } else {
-            // What the fix warns about (userns-remap hides existing images)
-            // is said before it acts.
-            let preview = fix::dry_run(&conn, id, &facts, &policy, &ctx).await?;
-            for n in &preview.notes {
-                eprintln!("{id}: before fixing: {n}");
-            }
-            fix::run_fix(&conn, id, &facts, &policy, &ctx).await?
+            let mut report = fix::run_fix(&conn, id, &facts, &policy, &ctx, |notes| {
+                for n in notes {
+                    eprintln!("{id}: note: {n}");
+                }
+            })
+            .await?;
+            // Said above, before the fix acted.
+            report.notes.clear();
+            report
         };
         println!("{}", report.render());
         if matches!(report.outcome, fix::Outcome::RolledBack { .. }) {

@@ -194,8 +194,7 @@ pub async fn run_matrix(
             on_result.clone(),
         );
         set.spawn(async move {
-            let cpus = crate::driver::qemu::default_cpus();
-            worker(w, cpus, home, policy, queue, results, boots, on_result).await;
+            worker(w, home, policy, queue, results, boots, on_result).await;
         });
     }
     while set.join_next().await.is_some() {}
@@ -229,10 +228,8 @@ fn failed(sc: &Scenario, why: String) -> ScenarioResult {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn worker(
     w: usize,
-    cpus: u32,
     home: Home,
     policy: Policy,
     queue: Arc<Mutex<Queue>>,
@@ -257,7 +254,7 @@ async fn worker(
                     release(&queue, old.record.platform);
                     old.destroy().await;
                 }
-                match boot(&home, p, w, cpus).await {
+                match boot(&home, p, w).await {
                     Ok((v, took)) => {
                         *boots.lock().expect("boots").entry(p).or_default() += took;
                         queue
@@ -307,7 +304,7 @@ fn release(queue: &Mutex<Queue>, p: Platform) {
     }
 }
 
-async fn boot(home: &Home, p: Platform, w: usize, cpus: u32) -> Result<(QemuVm, Duration), String> {
+async fn boot(home: &Home, p: Platform, w: usize) -> Result<(QemuVm, Duration), String> {
     let progress = Progress::new(&p.to_string());
     let image = image::ensure(home, p, &progress)
         .await
@@ -315,9 +312,7 @@ async fn boot(home: &Home, p: Platform, w: usize, cpus: u32) -> Result<(QemuVm, 
     progress.stage("booting");
     let t = Instant::now();
     let name = format!("test-{}-{}-w{w}", p, std::process::id());
-    let mut opts = BootOptions::new(name);
-    opts.cpus = cpus;
-    let vm = QemuVm::boot(home, &image, opts)
+    let vm = QemuVm::boot(home, &image, BootOptions::new(name))
         .await
         .map_err(|e| format!("boot failed: {e}"))?;
     progress.finish(&format!("booted in {:.1}s", t.elapsed().as_secs_f64()));
@@ -353,8 +348,7 @@ mod tests {
     fn partitions_are_disjoint_and_cover_everything() {
         use super::Partition;
         use crate::platform::Platform;
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
-        let all = crate::scenario::load_dir(&dir).unwrap();
+        let all = crate::scenario::model::shipped();
         let refs: Vec<_> = all.iter().collect();
         let platforms = [Platform::Debian12, Platform::Debian13];
         let whole = Partition { k: 1, n: 1 }.cut(&platforms, &refs);

@@ -112,9 +112,6 @@ pub fn default_cpus() -> u32 {
 
 pub const SNAPSHOT: &str = "clean";
 
-/// The SCSI serial of the added data disk.
-pub const DATA_SERIAL: &str = "shipshape-data";
-
 /// The added data disk by its serial. It is `/dev/sdb` on every boot, as in
 /// the seed; fixes still use this name, as a user's fstab should.
 pub const DATA_DISK: &str = "/dev/disk/by-id/scsi-0QEMU_QEMU_HARDDISK_shipshape-data";
@@ -562,12 +559,6 @@ impl QemuVm {
         limit: Duration,
     ) -> Result<Duration, DriverError> {
         let started = Instant::now();
-        self.reboot_once(command, limit).await?;
-        Ok(started.elapsed())
-    }
-
-    async fn reboot_once(&mut self, command: &str, limit: Duration) -> Result<(), DriverError> {
-        let started = Instant::now();
         let deadline = started + limit;
         let before = self.boot_id().await?;
         // Detached, so the exec returns before sshd goes down.
@@ -621,7 +612,7 @@ impl QemuVm {
             .saturating_duration_since(Instant::now())
             .max(Duration::from_secs(10));
         self.wait_settled("reboot", left).await?;
-        Ok(())
+        Ok(started.elapsed())
     }
 
     /// Asks the guest to power off and waits for QEMU to exit.

@@ -114,15 +114,19 @@ pub async fn dry_run(
     })
 }
 
-/// Applies `control`'s fix: backed up, validated, restarted, rolled back on failure.
+/// Applies `control`'s fix: backed up, validated, restarted, rolled back on
+/// failure. `before_acting` gets the plan's notes (e.g. userns-remap hides
+/// existing images) before anything changes.
 pub async fn run_fix(
     conn: &Conn<'_>,
     control: &str,
     facts: &Facts,
     policy: &Policy,
     ctx: &FixContext,
+    before_acting: impl FnOnce(&[String]),
 ) -> Result<FixReport, FixError> {
     let (change, current, tls) = prepare(conn, control, facts, policy, ctx).await?;
+    before_acting(&change.notes);
     let d = diff(&change, &current);
     let outcome = apply(conn, &change, &current).await?;
     if let (Some(bundle), Outcome::Applied { .. }) = (&tls, &outcome) {

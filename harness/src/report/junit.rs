@@ -211,8 +211,7 @@ mod tests {
 
     #[test]
     fn merged_shards_equal_the_unsharded_run() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
-        let all = crate::scenario::load_dir(&dir).unwrap();
+        let all = crate::scenario::model::shipped();
         let refs: Vec<_> = all.iter().collect();
         let platforms = [Platform::Debian12, Platform::Debian13];
         let whole = test_set(&report_of(&Partition { k: 1, n: 1 }.cut(&platforms, &refs)));

@@ -203,6 +203,13 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Scenario>, ScenarioError> {
     paths.iter().map(|p| load_file(p)).collect()
 }
 
+/// The scenarios this repository ships, for unit tests.
+#[cfg(test)]
+pub(crate) fn shipped() -> Vec<Scenario> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+    load_dir(&dir).expect("the shipped scenarios load")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -248,8 +255,7 @@ mod tests {
 
     #[test]
     fn every_shipped_scenario_loads() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
-        let all = load_dir(&dir).unwrap();
+        let all = shipped();
         let seed: Vec<&str> = shipshape_checks::catalogue()
             .iter()
             .filter(|c| c.in_seed)

@@ -241,7 +241,7 @@ async fn fix_step(
     let ctx = vm.fix_context();
     let session = vm.ssh().await.map_err(|e| e.to_string())?;
     let conn = Conn::Ssh(session);
-    let outcome = fix::run_fix(&conn, &sc.control, facts, policy, &ctx).await;
+    let outcome = fix::run_fix(&conn, &sc.control, facts, policy, &ctx, |_| {}).await;
     let (output, verdict) = match outcome {
         Ok(report) => {
             let v = match (&report.outcome, expect_noop) {
