@@ -312,6 +312,48 @@ fn main() {
             }
         ),
         trial!(
+            "a_resumed_boot_is_its_own_vm_with_the_hosts_clock",
+            |fx: &Fixture| {
+                // The shared VM exists first: its boot saved the template
+                // (or found it), and it carries a marker the copy must not see.
+                fx.with_vm(|vm| {
+                    Box::pin(async move {
+                        vm.exec("touch /root/only-in-the-first").await?;
+                        Ok(())
+                    })
+                })?;
+                let image = fx.image()?;
+                fx.rt.block_on(async {
+                    let name = format!("test-vm-warm-{}", std::process::id());
+                    let t = Instant::now();
+                    let mut vm = QemuVm::boot(&fx.home, &image, BootOptions::new(name))
+                        .await
+                        .map_err(|e| format!("boot failed: {e}"))?;
+                    let took = t.elapsed();
+                    check(vm.resumed, "the second VM booted cold: no saved boot was resumed")?;
+                    let host_now = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)?
+                        .as_secs() as i64;
+                    let out = vm
+                        .exec("date +%s; test -e /root/only-in-the-first && echo shared; readlink -f /dev/disk/by-id/scsi-0QEMU_QEMU_HARDDISK_shipshape-data; systemctl is-system-running; docker run --rm busybox echo container-ok")
+                        .await?;
+                    let lines: Vec<&str> = out.stdout.lines().collect();
+                    let guest_now: i64 = lines.first().and_then(|l| l.parse().ok()).unwrap_or(0);
+                    check((guest_now - host_now).abs() <= 10, format!("guest clock {guest_now}, host {host_now}"))?;
+                    check(
+                        lines[1..] == ["/dev/sdb", "running", "container-ok"],
+                        format!("resumed VM: {:?} {:?}", out.stdout, out.stderr),
+                    )?;
+                    vm.reset().await.map_err(|e| format!("reset of the resumed VM: {e}"))?;
+                    let dir = vm.record.dir.clone();
+                    vm.destroy().await;
+                    check(!dir.exists(), format!("{} was left behind", dir.display()))?;
+                    eprintln!("    resumed in {:.1}s", took.as_secs_f64());
+                    Ok(())
+                })
+            }
+        ),
+        trial!(
             "sigterm_during_boot_stops_qemu_and_removes_the_overlay",
             |fx: &Fixture| {
                 fx.image()?;
@@ -409,7 +451,7 @@ fn main() {
                 let left: Vec<String> = qemu_processes_under(fx.home.root())
                     .into_iter()
                     .filter(|p| {
-                        ["test-vm", "sigterm", "killed"]
+                        ["test-vm", "test-vm-warm", "sigterm", "killed"]
                             .iter()
                             .any(|n| p.contains(&format!("shipshape-{n}-{pid} ")))
                     })

@@ -414,9 +414,14 @@ async fn vm(home: &Home, cmd: VmCmd) -> Result<ExitCode> {
             opts.memory_mb = memory;
             opts.persistent = true;
             let vm = QemuVm::boot(home, &image, opts).await?;
+            let how = if vm.resumed {
+                "resumed the saved boot"
+            } else {
+                "booted"
+            };
             let rec = vm.detach()?;
             progress.finish(&format!(
-                "up in {:.1}s ({:?}), snapshot `clean` taken",
+                "up in {:.1}s ({:?}, {how}), snapshot `clean` taken",
                 started.elapsed().as_secs_f64(),
                 rec.accel
             ));

@@ -53,3 +53,21 @@ pub fn private_dir(dir: &Path) -> io::Result<()> {
         .mode(0o700)
         .create(dir)
 }
+
+/// Waits for an exclusive `flock` on `path` (created if missing). The lock
+/// holds until the returned file is dropped, and dies with the process.
+pub async fn lock_exclusive(path: &Path) -> io::Result<std::fs::File> {
+    let file = std::fs::File::create(path)?;
+    let (rc, file) = tokio::task::spawn_blocking(move || {
+        use std::os::fd::AsRawFd;
+        // SAFETY: flock on a descriptor we own; released when it closes.
+        let r = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+        (r, file)
+    })
+    .await
+    .map_err(io::Error::other)?;
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(file)
+}

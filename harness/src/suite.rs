@@ -315,7 +315,15 @@ async fn boot(home: &Home, p: Platform, w: usize) -> Result<(QemuVm, Duration), 
     let vm = QemuVm::boot(home, &image, BootOptions::new(name))
         .await
         .map_err(|e| format!("boot failed: {e}"))?;
-    progress.finish(&format!("booted in {:.1}s", t.elapsed().as_secs_f64()));
+    progress.finish(&format!(
+        "{} in {:.1}s",
+        if vm.resumed {
+            "resumed the saved boot"
+        } else {
+            "booted"
+        },
+        t.elapsed().as_secs_f64()
+    ));
     Ok((vm, t.elapsed()))
 }
 

@@ -4,5 +4,6 @@
 pub mod accel;
 pub mod qemu;
 pub mod qmp;
+pub mod warm;
 
 pub use qemu::{BootOptions, DriverError, QemuVm};

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use crate::cleanup::{self, Guard};
 use crate::driver::accel::{self, Accel};
 use crate::driver::qmp::{Qmp, QmpError};
+use crate::driver::warm::{self, Template};
 use crate::image::Image;
 use crate::instance::{InstanceRecord, Owner};
 use crate::paths::{self, Home};
@@ -74,6 +75,10 @@ pub struct BootOptions {
     pub boot_timeout: Duration,
     /// Take the live snapshot `clean` once the guest has settled.
     pub snapshot: bool,
+    /// Resume a saved boot of this image and shape if there is one, and save
+    /// one after a cold boot (see `driver::warm`). `SHIPSHAPE_COLD_BOOT=1`
+    /// turns it off.
+    pub warm: bool,
 }
 
 impl BootOptions {
@@ -86,6 +91,7 @@ impl BootOptions {
             persistent: false,
             boot_timeout: Duration::from_secs(300),
             snapshot: true,
+            warm: std::env::var_os("SHIPSHAPE_COLD_BOOT").is_none_or(|v| v.is_empty() || v == "0"),
         }
     }
 }
@@ -124,7 +130,18 @@ pub struct QemuVm {
     child: Option<std::process::Child>,
     ssh: Option<SshSession>,
     keep: bool,
+    /// Booted by resuming a saved boot rather than from the kernel.
+    pub resumed: bool,
     _guards: Vec<Guard>,
+}
+
+/// How an instance comes up.
+#[derive(Clone, Copy)]
+enum Start<'a> {
+    Cold,
+    /// Boot cold, then save the settled guest as the template in this folder.
+    ColdAndSave(&'a Path),
+    Resume(&'a Template),
 }
 
 fn unix_now() -> u64 {
@@ -180,9 +197,44 @@ impl From<SshError> for DriverError {
 }
 
 impl QemuVm {
-    /// Boots a fresh instance of `image`: overlay, data disk, QEMU, wait until
-    /// SSH answers and systemd has settled, then (optionally) snapshot.
+    /// Brings up a fresh instance of `image`: it resumes the saved boot for
+    /// this image and shape when there is one, else boots cold (and saves
+    /// that boot for the next instance), then (optionally) snapshots.
     pub async fn boot(home: &Home, image: &Image, opts: BootOptions) -> Result<Self, DriverError> {
+        let accel = accel::choose(&image.kernel, home.root());
+        if !opts.warm {
+            return Self::start(home, image, &opts, accel, Start::Cold).await;
+        }
+        let dir = Template::dir_for(image, &opts, accel);
+        let lock = warm::lock(&dir).await?;
+        let Some(template) = Template::find(&dir) else {
+            let vm = Self::start(home, image, &opts, accel, Start::ColdAndSave(&dir)).await;
+            drop(lock);
+            return vm;
+        };
+        drop(lock);
+        match Self::start(home, image, &opts, accel, Start::Resume(&template)).await {
+            Err(e @ DriverError::Exists(_)) => Err(e),
+            Err(e) => {
+                eprintln!(
+                    "{}: resuming the saved boot failed ({e}); booting cold and saving a new one",
+                    opts.name
+                );
+                let _lock = warm::lock(&dir).await?;
+                template.discard();
+                Self::start(home, image, &opts, accel, Start::ColdAndSave(&dir)).await
+            }
+            ok => ok,
+        }
+    }
+
+    async fn start(
+        home: &Home,
+        image: &Image,
+        opts: &BootOptions,
+        accel: Accel,
+        how: Start<'_>,
+    ) -> Result<Self, DriverError> {
         let dir = home.instances().join(&opts.name);
         paths::private_dir(&home.instances()).map_err(io("creating the instances folder"))?;
         if dir.exists() {
@@ -194,7 +246,10 @@ impl QemuVm {
         let mut scaffold = Scaffold(Some(dir.clone()));
 
         let overlay = dir.join("root.qcow2");
-        let backing = image.qcow2.display().to_string();
+        let backing = match how {
+            Start::Resume(t) => t.disk.display().to_string(),
+            _ => image.qcow2.display().to_string(),
+        };
         qemu_img(&[
             "create",
             "-q",
@@ -215,7 +270,6 @@ impl QemuVm {
             &data.display().to_string(),
             &opts.data_disk_bytes.to_string(),
         ])?;
-        let accel = accel::choose(&image.kernel, home.root());
 
         // Another process may take the free port before QEMU binds it; QEMU
         // then exits at once, and we try another port.
@@ -225,13 +279,14 @@ impl QemuVm {
             let (mut child, pid_guard) = spawn_qemu(
                 &dir,
                 image,
-                &opts,
+                opts,
                 accel,
                 port,
                 tls_port,
                 &overlay,
                 &data,
                 image_disk_cache(false),
+                matches!(how, Start::Resume(_)),
             )?;
             tokio::time::sleep(Duration::from_millis(200)).await;
             if let Ok(Some(_)) = child.try_wait() {
@@ -265,9 +320,23 @@ impl QemuVm {
                 child: Some(child),
                 ssh: None,
                 keep: false,
+                resumed: false,
                 _guards: vec![pid_guard, dir_guard],
             };
-            vm.wait_settled("boot", opts.boot_timeout).await?;
+            match how {
+                Start::Resume(t) => {
+                    vm.resume_from(t, opts.boot_timeout).await?;
+                    vm.resumed = true;
+                }
+                Start::Cold => vm.wait_settled("boot", opts.boot_timeout).await?,
+                Start::ColdAndSave(dir) => {
+                    vm.wait_settled("boot", opts.boot_timeout).await?;
+                    // A VM that could not be saved is still a good VM.
+                    if let Err(e) = vm.save_template(dir).await {
+                        eprintln!("{}: could not save the boot for later VMs: {e}", opts.name);
+                    }
+                }
+            }
             if opts.snapshot {
                 vm.snapshot(SNAPSHOT).await?;
             }
@@ -303,6 +372,7 @@ impl QemuVm {
             &image.qcow2,
             Path::new(""),
             image_disk_cache(true),
+            false,
         )?;
         let record = InstanceRecord {
             name: "image-build".into(),
@@ -326,6 +396,7 @@ impl QemuVm {
             ssh: None,
             // The build folder belongs to the builder.
             keep: true,
+            resumed: false,
             _guards: vec![guard],
         };
         vm.wait_settled("first boot", timeout).await?;
@@ -350,6 +421,7 @@ impl QemuVm {
             child: None,
             ssh: None,
             keep: true,
+            resumed: false,
             _guards: Vec::new(),
         })
     }
@@ -517,25 +589,81 @@ impl QemuVm {
         let mut qmp = self.qmp().await?;
         qmp.hmp(&format!("loadvm {tag}"), Duration::from_secs(60))
             .await?;
+        self.reconnect_and_set_clock("reconnecting after reset")
+            .await?;
+        Ok(started.elapsed())
+    }
+
+    /// Connects to a guest that was just restored from saved state and sets
+    /// its clock to the host's: the state carries the time it was saved at.
+    async fn reconnect_and_set_clock(&mut self, what: &str) -> Result<(), DriverError> {
         let session = SshSession::connect_with_backoff(
             &self.target,
             Instant::now() + Duration::from_secs(30),
         )
         .await
         .map_err(|source| DriverError::SshDuring {
-            what: "reconnecting after reset".into(),
+            what: what.into(),
             source: Box::new(source),
             console: self.console_tail(20),
         })?;
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
         session
-            .exec(&format!("date -u -s @{now} >/dev/null"))
+            .exec(&format!("date -u -s @{} >/dev/null", unix_now()))
             .await?;
         self.ssh = Some(session);
-        Ok(started.elapsed())
+        Ok(())
+    }
+
+    /// QMP on a QEMU that was just started: its socket appears shortly.
+    async fn qmp_when_up(&mut self, limit: Duration) -> Result<Qmp, DriverError> {
+        let deadline = Instant::now() + limit;
+        loop {
+            match self.qmp().await {
+                Ok(q) => return Ok(q),
+                Err(e) => {
+                    if let Some(status) = self.qemu_exit_status() {
+                        return Err(DriverError::QemuExited {
+                            during: "start".into(),
+                            status,
+                            console: self.exit_report(),
+                        });
+                    }
+                    if Instant::now() >= deadline {
+                        return Err(e);
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Resumes the template's saved boot in this (incoming) QEMU.
+    async fn resume_from(
+        &mut self,
+        template: &Template,
+        limit: Duration,
+    ) -> Result<(), DriverError> {
+        let mut qmp = self.qmp_when_up(Duration::from_secs(20)).await?;
+        match tokio::time::timeout(limit, warm::resume(&mut qmp, template)).await {
+            Ok(r) => r?,
+            Err(_) => {
+                return Err(DriverError::Timeout {
+                    what: "resuming the saved boot".into(),
+                    after: limit,
+                    console: self.exit_report(),
+                })
+            }
+        }
+        self.reconnect_and_set_clock("connecting after resuming the saved boot")
+            .await
+    }
+
+    /// Saves this settled, just-booted VM as the template in `dir`.
+    async fn save_template(&mut self, dir: &Path) -> Result<(), DriverError> {
+        self.drop_ssh().await;
+        let mut qmp = self.qmp().await?;
+        warm::save(&mut qmp, &self.record.dir.join("root.qcow2"), dir).await?;
+        Ok(())
     }
 
     /// The guest's boot id.
@@ -710,6 +838,7 @@ fn spawn_qemu(
     root: &Path,
     data: &Path,
     cache: &str,
+    incoming: bool,
 ) -> Result<(std::process::Child, Guard), DriverError> {
     let console = dir.join("console.log");
     let mut cmd = std::process::Command::new("qemu-system-x86_64");
@@ -767,6 +896,11 @@ fn spawn_qemu(
         ))
         .arg("-pidfile")
         .arg(dir.join("qemu.pid"))
+        .args(if incoming {
+            &["-incoming", "defer"][..]
+        } else {
+            &[]
+        })
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::from(

@@ -1,4 +1,4 @@
-//! A minimal QMP client: enough for savevm/loadvm and a clean quit.
+//! A minimal QMP client: savevm/loadvm, migration to and from a file, quit.
 
 use std::path::Path;
 use std::time::Duration;
@@ -111,5 +111,31 @@ impl Qmp {
             });
         }
         Ok(text)
+    }
+
+    /// Polls `query-migrate` until the migration (outgoing or incoming)
+    /// completes; a failed or cancelled one is an error with QEMU's reason.
+    pub async fn wait_migration(&mut self, limit: Duration) -> Result<(), QmpError> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let st = self.execute("query-migrate", json!({})).await?;
+            match st["status"].as_str().unwrap_or("") {
+                "completed" => return Ok(()),
+                s @ ("failed" | "cancelled") => {
+                    return Err(QmpError::Command {
+                        command: "migrate".into(),
+                        message: format!(
+                            "{s}: {}",
+                            st["error-desc"].as_str().unwrap_or("no reason given")
+                        ),
+                    })
+                }
+                _ => {}
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(QmpError::Timeout("migrate".into()));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 }

@@ -100,25 +100,9 @@ pub async fn ensure(
     // waits, then finds the image the first one built.
     paths::private_dir(&home.images()).map_err(io("creating the image cache"))?;
     let lock_path = home.images().join(format!(".lock-{}", platform.name()));
-    let file = std::fs::File::create(&lock_path)
-        .map_err(io(format!("creating {}", lock_path.display())))?;
-    let (rc, lock) = tokio::task::spawn_blocking(move || {
-        use std::os::fd::AsRawFd;
-        // SAFETY: flock on a descriptor we own; released when it closes.
-        let r = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
-        (r, file)
-    })
-    .await
-    .map_err(|e| BuildError::Io {
-        context: "waiting for the image lock".into(),
-        source: std::io::Error::other(e),
-    })?;
-    if rc != 0 {
-        return Err(BuildError::Io {
-            context: format!("locking {}", lock_path.display()),
-            source: std::io::Error::last_os_error(),
-        });
-    }
+    let lock = paths::lock_exclusive(&lock_path)
+        .await
+        .map_err(io(format!("locking {}", lock_path.display())))?;
     if let Some(image) = Image::cached(home, platform) {
         return Ok(image);
     }
