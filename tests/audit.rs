@@ -277,6 +277,28 @@ async fn write_daemon_json(vm: &mut QemuVm, v: &Value) -> Result<(), Failed> {
     Ok(())
 }
 
+/// What a change to the target would show: every file under the Docker,
+/// systemd, audit and account configuration with its hash, modes of the
+/// files the controls check, the daemon's start time and restart count,
+/// the docker root's mount, and the fix backups.
+const TARGET_STATE: &str = "find /etc/docker /etc/systemd/system /etc/default /etc/audit /etc/fstab /etc/group /etc/passwd /etc/sysctl.d /var/backups -xdev -type f 2>/dev/null | sort | xargs -r sha256sum; \
+     stat -c '%n %a %U:%G' /etc/docker /etc/docker/* /var/run/docker.sock 2>&1; \
+     systemctl show -p ActiveEnterTimestampMonotonic -p NRestarts -p MainPID docker.service containerd.service; \
+     findmnt -no SOURCE /var/lib/docker; ls /var/lib/docker; true";
+
+/// The lines that differ between two captures of [`TARGET_STATE`].
+fn diff_lines(what: &str, before: &str, after: &str) -> Failed {
+    let gone: Vec<&str> = before
+        .lines()
+        .filter(|l| !after.lines().any(|a| a == *l))
+        .collect();
+    let new: Vec<&str> = after
+        .lines()
+        .filter(|l| !before.lines().any(|b| b == *l))
+        .collect();
+    format!("{what}:\n  before: {gone:?}\n  after:  {new:?}").into()
+}
+
 const RESTART: &str =
     "systemctl daemon-reload && systemctl restart docker && docker version >/dev/null";
 
@@ -627,6 +649,179 @@ fn main() {
                 })
             })
         }));
+    }
+    {
+        let fx = fx.clone();
+        trials.push(Trial::test(
+            "bad_input_exits_2_points_at_the_problem_and_changes_nothing",
+            move || {
+                let home = fx.home.root().to_path_buf();
+                fx.with_vm(|vm, _| {
+                    Box::pin(async move {
+                        vm.reset_to("clean").await?;
+                        let before = sh(vm, TARGET_STATE).await?;
+                        let name = vm.record.name.clone();
+                        let key = vm.ssh_target().key_path.display().to_string();
+                        let hk = vm.record.host_key.clone();
+                        let port = vm.record.ssh_port.to_string();
+                        let dir = tempfile::tempdir()?;
+                        let file = |n: &str, text: &str| -> std::io::Result<String> {
+                            let p = dir.path().join(n);
+                            if let Some(parent) = p.parent() {
+                                std::fs::create_dir_all(parent)?;
+                            }
+                            std::fs::write(&p, text)?;
+                            Ok(p.display().to_string())
+                        };
+                        let policy = |n: &str, text: &str| -> std::io::Result<Vec<String>> {
+                            let p = file(n, text)?;
+                            Ok(["fix", "--target", &name, "--policy", &p]
+                                .map(String::from)
+                                .to_vec())
+                        };
+                        let scenarios = file("scen/x.yaml", "control: nope\ndescription: x\n")?;
+                        let scen_dir = std::path::Path::new(&scenarios)
+                            .parent()
+                            .unwrap()
+                            .display()
+                            .to_string();
+                        let ssh_fix = |k: &str, p: &str| -> Vec<String> {
+                            let target = format!("ssh://root@127.0.0.1:{p}");
+                            ["fix", "--target", &target, "-i", k, "--host-key", &hk]
+                                .map(String::from)
+                                .to_vec()
+                        };
+                        let instances = || {
+                            std::fs::read_dir(home.join("instances"))
+                                .map(|d| d.count())
+                                .unwrap_or(0)
+                        };
+                        let before_instances = instances();
+                        let cases: Vec<(&str, Vec<String>, Vec<&str>)> = vec![
+                            (
+                                "malformed YAML",
+                                policy("m.yaml", "ulimit_nofile: \"20480:40960\nfoo: [\n")?,
+                                vec!["m.yaml:1:16: ", "unclosed quote"],
+                            ),
+                            (
+                                "unknown field",
+                                policy("u.yaml", "ulimit_nofile: \"20480:40960\"\nlog_drivr: json-file\n")?,
+                                vec!["u.yaml:2:1: ", "unknown field `log_drivr`"],
+                            ),
+                            (
+                                "wrong type",
+                                policy("t.yaml", "allow_docker_upgrade: maybe\n")?,
+                                vec!["t.yaml:1:23: ", "invalid boolean"],
+                            ),
+                            (
+                                "bad ulimit",
+                                policy("l.yaml", "ulimit_nproc: \"2048:1024\"\n")?,
+                                vec!["l.yaml:1:15: ", "`ulimit_nproc`", "soft limit 2048 is above hard limit 1024"],
+                            ),
+                            (
+                                "bad size in the policy",
+                                policy("s.yaml", "log_max_size: \"50 parsecs\"\n")?,
+                                vec!["s.yaml:1:15: ", "`log_max_size`", "not a size"],
+                            ),
+                            (
+                                "bad size on the command line",
+                                ["vm", "up", "debian-12", "--name", "never-booted", "--data-disk", "2X"]
+                                    .map(String::from)
+                                    .to_vec(),
+                                vec!["`2X`", "unknown size unit"],
+                            ),
+                            (
+                                "unknown control",
+                                ["fix", "--target", &name, "--control", "nope"].map(String::from).to_vec(),
+                                vec!["unknown control `nope`"],
+                            ),
+                            (
+                                "unknown control in a scenario",
+                                ["test", "--scenarios-dir", &scen_dir].map(String::from).to_vec(),
+                                vec!["x.yaml:1:10: ", "unknown control `nope`"],
+                            ),
+                            (
+                                "bad target URL",
+                                ["fix", "--target", "http://example"].map(String::from).to_vec(),
+                                vec!["bad target"],
+                            ),
+                            (
+                                "missing key file",
+                                ssh_fix("/nonexistent/key", &port),
+                                vec!["/nonexistent/key", "does not exist"],
+                            ),
+                            ("unreachable host", ssh_fix(&key, "1"), vec!["cannot connect", "127.0.0.1:1"]),
+                        ];
+                        let bin = env!("CARGO_BIN_EXE_shipshape");
+                        for (what, args, needles) in &cases {
+                            let out = std::process::Command::new(bin)
+                                .args(args)
+                                .env("SHIPSHAPE_HOME", &home)
+                                .output()?;
+                            let err = String::from_utf8_lossy(&out.stderr);
+                            let errors = err.lines().filter(|l| l.starts_with("error")).count();
+                            if out.status.code() != Some(2)
+                                || errors != 1
+                                || needles.iter().any(|n| !err.contains(n))
+                            {
+                                return Err(format!(
+                                    "{what}: exit {:?}, {errors} error line(s), wanted {needles:?} in:\n{err}",
+                                    out.status.code()
+                                )
+                                .into());
+                            }
+                        }
+                        if instances() != before_instances {
+                            return Err("bad input started a VM".into());
+                        }
+                        let after = sh(vm, TARGET_STATE).await?;
+                        if before != after {
+                            return Err(diff_lines("bad input changed the target", &before, &after));
+                        }
+                        Ok(())
+                    })
+                })
+            },
+        ));
+    }
+    {
+        let fx = fx.clone();
+        trials.push(Trial::test(
+            "audit_is_read_only_by_file_hashes",
+            move || {
+                let home = fx.home.root().to_path_buf();
+                fx.with_vm(|vm, _| {
+                    Box::pin(async move {
+                        vm.reset_to("clean").await?;
+                        let before = sh(vm, TARGET_STATE).await?;
+                        let name = vm.record.name.clone();
+                        for format in ["table", "json", "junit", "html"] {
+                            let out = std::process::Command::new(env!("CARGO_BIN_EXE_shipshape"))
+                                .args(["audit", "--target", &name, "--format", format])
+                                .env("SHIPSHAPE_HOME", &home)
+                                .output()?;
+                            if !matches!(out.status.code(), Some(0 | 1)) {
+                                return Err(format!(
+                                    "audit --format {format}: {:?} {}",
+                                    out.status,
+                                    String::from_utf8_lossy(&out.stderr)
+                                )
+                                .into());
+                            }
+                        }
+                        let after = sh(vm, TARGET_STATE).await?;
+                        if before != after {
+                            return Err(diff_lines(
+                                "the audit changed the target",
+                                &before,
+                                &after,
+                            ));
+                        }
+                        Ok(())
+                    })
+                })
+            },
+        ));
     }
     {
         let fx = fx.clone();

@@ -160,21 +160,24 @@ pub fn load_file(path: &Path) -> Result<Scenario, ScenarioError> {
         .map_err(|e| ScenarioError::Parse(crate::policy::yaml_error(path, &e)))?;
     if shipshape_checks::find_control(&s.control).is_none() {
         return Err(ScenarioError::UnknownControl {
-            path: path.display().to_string(),
+            path: locate(path, &text, &["control:", &s.control]),
             control: s.control.clone(),
         });
     }
     for step in s.prepare.iter().chain(&s.verify) {
+        let at = locate(path, &text, &[step.name.as_deref().unwrap_or("")]);
         if step.run.trim().is_empty() == step.runner.is_none() {
             return Err(ScenarioError::Parse(format!(
-                "{}: step `{}` needs exactly one of `run` and `runner`",
-                path.display(),
+                "{at}: step `{}` needs exactly one of `run` and `runner`",
                 step.label()
             )));
         }
         for re in step.stdout.iter().chain(&step.stdout_not) {
             regex::Regex::new(re).map_err(|e| ScenarioError::BadRegex {
-                path: path.display().to_string(),
+                path: match locate(path, &text, &[re]) {
+                    p if p.contains(':') => p,
+                    _ => at.clone(),
+                },
                 step: step.label(),
                 reason: e.to_string(),
             })?;
@@ -186,6 +189,27 @@ pub fn load_file(path: &Path) -> Result<Scenario, ScenarioError> {
         .unwrap_or_default();
     s.path = path.to_path_buf();
     Ok(s)
+}
+
+/// `path:line:column` of the first line holding every needle, in order (the
+/// column is the last needle's), or the bare path. The checks here run after
+/// parsing, where serde no longer knows positions; the values they name are
+/// in the text as written.
+fn locate(path: &Path, text: &str, needles: &[&str]) -> String {
+    let found = text.lines().enumerate().find_map(|(i, line)| {
+        let mut from = 0;
+        let mut col = 0;
+        for n in needles.iter().filter(|n| !n.is_empty()) {
+            let at = line[from..].find(n)? + from;
+            col = at;
+            from = at + n.len();
+        }
+        (from > 0).then_some((i + 1, col + 1))
+    });
+    match found {
+        Some((line, col)) => format!("{}:{line}:{col}", path.display()),
+        None => path.display().to_string(),
+    }
 }
 
 /// Every `*.yaml` in `dir`, sorted by name.
@@ -243,13 +267,15 @@ mod tests {
     fn unknown_control_and_bad_regex_and_steps() {
         let e = load("control: no-such-thing\n").unwrap_err().to_string();
         assert!(e.contains("unknown control `no-such-thing`"), "{e}");
+        assert!(e.contains(".yaml:1:10: unknown control"), "{e}");
         let e = load("control: icc\nverify:\n  - run: true\n    stdout: '('\n")
             .unwrap_err()
             .to_string();
-        assert!(e.contains("bad regular expression"), "{e}");
+        assert!(e.contains("x.yaml:4:14: bad regular expression"), "{e}");
         let e = load("control: icc\nverify:\n  - name: nothing to do\n")
             .unwrap_err()
             .to_string();
+        assert!(e.contains("x.yaml:3:11: step"), "{e}");
         assert!(e.contains("exactly one of `run` and `runner`"), "{e}");
     }
 
