@@ -825,6 +825,47 @@ fn main() {
     }
     {
         let fx = fx.clone();
+        trials.push(Trial::test(
+            "fix_on_a_full_disk_leaves_no_half_written_config",
+            move || {
+                let home = fx.home.root().to_path_buf();
+                fx.with_vm(|vm, _| {
+                    Box::pin(async move {
+                        vm.reset_to("clean").await?;
+                        // /etc/docker on a tmpfs with exactly the pages its
+                        // files use: the fix's backups (under /var) succeed,
+                        // and its new daemon.json finds the disk full.
+                        sh(vm, "set -e; cp -a /etc/docker /root/etc-docker; n=$(find /etc/docker -type f -size +0 | wc -l); mount -t tmpfs -o size=$(( (n > 0 ? n : 1) * 4 ))k tmpfs /etc/docker; cp -a /root/etc-docker/. /etc/docker/; [ $n -gt 0 ] || head -c 4096 /dev/zero > /etc/docker/.filler").await?;
+                        let state = "ls -la /etc/docker | tail -n +2 | awk '{print $1, $5, $NF}'; sha256sum /etc/docker/* 2>&1; systemctl show -p MainPID -p ActiveState docker.service";
+                        let before = sh(vm, state).await?;
+                        let out = std::process::Command::new(env!("CARGO_BIN_EXE_shipshape"))
+                            .args(["fix", "--target", &vm.record.name, "--control", "icc"])
+                            .env("SHIPSHAPE_HOME", &home)
+                            .output()?;
+                        let err = String::from_utf8_lossy(&out.stderr);
+                        let after = sh(vm, state).await?;
+                        sh(vm, "umount /etc/docker").await?;
+                        if out.status.success() || !err.contains("No space left on device") {
+                            return Err(format!(
+                                "fix on a full disk: exit {:?}, stderr:\n{err}",
+                                out.status.code()
+                            )
+                            .into());
+                        }
+                        if before != after {
+                            return Err(diff_lines("the failed fix left /etc/docker changed", &before, &after));
+                        }
+                        if after.contains("shipshape-new") {
+                            return Err(format!("a half-written file is left:\n{after}").into());
+                        }
+                        Ok(())
+                    })
+                })
+            },
+        ));
+    }
+    {
+        let fx = fx.clone();
         trials.push(Trial::test("fix_refuses_a_disk_with_a_filesystem_and_writes_nothing", move || {
             fx.with_vm(|vm, _| Box::pin(async move {
                 vm.reset_to("clean").await?;

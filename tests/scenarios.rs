@@ -109,7 +109,11 @@ fn html_report(board: &Shared) -> Result<(), Failed> {
         for x in &r.results {
             let id = format!("{}--{}", r.platform.name(), x.scenario)
                 .replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "-");
-            let word = if x.passed() { "pass" } else { "FAIL" };
+            let word = match (x.passed(), x.broken) {
+                (true, _) => "pass",
+                (false, true) => "ERROR",
+                (false, false) => "FAIL",
+            };
             let cell = format!("<a href=\"#{id}\">{word}</a>");
             if !dom.contains(&cell) {
                 return Err(format!("the matrix lacks {cell}").into());

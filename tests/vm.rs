@@ -89,10 +89,138 @@ fn qemu_processes_under(home: &std::path::Path) -> Vec<String> {
     found
 }
 
+/// Scenarios that break their own machine, run by `shipshape test` in one
+/// invocation with one worker: QEMU killed mid-step, SSH dropped
+/// mid-command, a reboot that halts. Each must come out as a JUnit error
+/// naming its cause, and the scenario after it must still run and pass.
+fn faults(fx: &Fixture) -> Result<(), Failed> {
+    let dir = tempfile::tempdir()?;
+    let scen = dir.path().join("scenarios");
+    std::fs::create_dir_all(&scen)?;
+    let files = [
+        (
+            "a-killed.yaml",
+            "control: audit-dockerd\ndescription: the VM is killed while a step runs\nprepare:\n  - name: wait to be killed\n    run: echo shipshape-fault-kill-me > /dev/ttyS0; sleep 600\n    timeout: 900\n",
+        ),
+        (
+            "b-ssh-drop.yaml",
+            // `[s]shd` keeps pkill from matching the shell that runs it.
+            "control: audit-dockerd\ndescription: the SSH connection drops mid-command\nprepare:\n  - name: the session sshd dies\n    run: sleep 1; pkill -KILL -f '[s]shd.*: root@notty'; sleep 30\n",
+        ),
+        (
+            "c-reboot-halts.yaml",
+            "control: audit-dockerd\ndescription: the reboot after the fix halts the machine\nprepare:\n  - name: reboot.target halts instead\n    run: ln -sf /lib/systemd/system/halt.target /etc/systemd/system/reboot.target && systemctl daemon-reload\nafter_fix: reboot\nreboot_timeout: 60\n",
+        ),
+        (
+            "z-fine.yaml",
+            "control: no-aufs\ndescription: runs after the faults\nexpect_before: pass\nfix: false\nverify:\n  - name: the storage driver is overlay2\n    run: docker info -f '{{.Driver}}'\n    stdout: ^overlay2\n",
+        ),
+    ];
+    for (name, text) in files {
+        std::fs::write(scen.join(name), text)?;
+    }
+    let junit = dir.path().join("faults.xml");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_shipshape"))
+        .args(["test", "--jobs", "1", "--scenarios-dir"])
+        .arg(&scen)
+        .arg("--junit")
+        .arg(&junit)
+        .env("SHIPSHAPE_HOME", fx.home.root())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    let prefix = format!("test-{}-{}-", fx.platform, child.id());
+    // Kill the VM once the guest says the step is running (on its console).
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let killed = loop {
+        check(Instant::now() < deadline, "the kill step never started")?;
+        if let Ok(Some(st)) = child.try_wait() {
+            return Err(format!("shipshape test ended before the kill: {st}").into());
+        }
+        let hit = std::fs::read_dir(fx.home.instances())?
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+            .find(|e| {
+                std::fs::read_to_string(e.path().join("console.log"))
+                    .is_ok_and(|c| c.contains("shipshape-fault-kill-me"))
+            });
+        if let Some(e) = hit {
+            let pid: i32 = std::fs::read_to_string(e.path().join("qemu.pid"))?
+                .trim()
+                .parse()?;
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            break pid;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let out = child.wait_with_output()?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    check(
+        out.status.code() == Some(1),
+        format!("exit {:?}: {stderr}", out.status.code()),
+    )?;
+    let xml = std::fs::read_to_string(&junit)?;
+    let case = |name: &str| -> String {
+        xml.split("<testcase ")
+            .find(|c| c.contains(&format!("name=\"{name}\"")))
+            .map(|c| {
+                c.split("</testcase>")
+                    .next()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .unwrap_or_default()
+    };
+    for (name, needles) in [
+        (
+            "a-killed",
+            &[
+                "<error",
+                "QEMU exited",
+                "signal: 9",
+                "shipshape-fault-kill-me",
+            ][..],
+        ),
+        (
+            "b-ssh-drop",
+            &["<error", "the session sshd dies", "connection"][..],
+        ),
+        (
+            "c-reboot-halts",
+            &["<error", "reboot did not finish within 60s", "console tail"][..],
+        ),
+    ] {
+        let c = case(name);
+        let missing: Vec<&&str> = needles.iter().filter(|n| !c.contains(*n)).collect();
+        check(
+            missing.is_empty(),
+            format!("{name}: {missing:?} missing in\n{c}"),
+        )?;
+    }
+    let fine = case("z-fine");
+    check(
+        !fine.is_empty() && !fine.contains("<error") && !fine.contains("<failure"),
+        format!("the scenario after the faults did not pass:\n{fine}"),
+    )?;
+    check(
+        !shipshape_harness::cleanup::pid_alive(killed),
+        "the killed QEMU is still there",
+    )?;
+    let left: Vec<String> = std::fs::read_dir(fx.home.instances())?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(&prefix))
+        .collect();
+    check(left.is_empty(), format!("instances left behind: {left:?}"))?;
+    let procs = qemu_processes_under(fx.home.root());
+    let stray: Vec<&String> = procs.iter().filter(|p| p.contains(&prefix)).collect();
+    check(stray.is_empty(), format!("QEMU left running: {stray:?}"))
+}
+
 fn main() {
     let mut args = Arguments::from_args();
-    // One VM, shared: the tests run one after another.
-    args.test_threads = Some(1);
+    // One VM, shared by every test but the fault test, which runs beside them.
+    args.test_threads = Some(args.test_threads.unwrap_or(2));
     let platform: Platform = std::env::var("SHIPSHAPE_TEST_PLATFORM")
         .unwrap_or_else(|_| "debian-12".into())
         .parse()
@@ -116,6 +244,15 @@ fn main() {
     }
 
     let trials = vec![
+        // First, so that it runs beside the shared-VM tests (two threads):
+        // it boots its own VMs through the CLI.
+        trial!(
+            "faults_become_errors_with_their_cause_and_the_run_goes_on",
+            |fx: &Fixture| {
+                fx.image()?;
+                faults(fx)
+            }
+        ),
         trial!(
             "ssh_exec_returns_stdout_stderr_and_exit_status",
             |fx: &Fixture| {

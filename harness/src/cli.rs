@@ -669,7 +669,11 @@ async fn test(home: &Home, args: TestArgs) -> Result<ExitCode> {
         &policy,
         jobs,
         std::sync::Arc::new(|p, r: &scenario::ScenarioResult| {
-            let mark = if r.passed() { "ok  " } else { "FAIL" };
+            let mark = match (r.passed(), r.broken) {
+                (true, _) => "ok  ",
+                (false, true) => "ERR ",
+                (false, false) => "FAIL",
+            };
             eprintln!(
                 "{mark} {p} {:<24} {:>6.1}s",
                 r.scenario,

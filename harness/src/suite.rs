@@ -225,6 +225,7 @@ fn failed(sc: &Scenario, why: String) -> ScenarioResult {
         steps: Vec::new(),
         duration: Duration::ZERO,
         failure: Some(why),
+        broken: true,
     }
 }
 
@@ -284,7 +285,14 @@ async fn worker(
                 }
             }
             fresh = false;
-            run_scenario(v, &item.scenario, &policy).await
+            let r = run_scenario(v, &item.scenario, &policy).await;
+            if r.broken {
+                // The next scenario gets a new VM rather than a reset of this one.
+                let old = vm.take().expect("present");
+                release(&queue, p);
+                old.destroy().await;
+            }
+            r
         };
         on_result(p, &result);
         results

@@ -460,6 +460,15 @@ impl QemuVm {
         format!("{}\n{}", stderr.trim(), self.console_tail(30))
     }
 
+    /// If QEMU is gone: how it ended, its stderr and the console tail.
+    pub fn death_report(&mut self) -> Option<String> {
+        let status = self.qemu_exit_status()?;
+        Some(format!(
+            "QEMU exited ({status}); stderr and console tail:\n{}",
+            self.exit_report()
+        ))
+    }
+
     fn qemu_exit_status(&mut self) -> Option<String> {
         match &mut self.child {
             Some(c) => match c.try_wait() {

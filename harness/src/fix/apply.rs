@@ -171,7 +171,12 @@ fn script(change: &Change, edits: &[FileEdit], stamp: &str) -> String {
             "if [ -e {p} ]; then mkdir -p \"$bk$(dirname {p})\"; cp -a {p} \"$bk\"{p}; else echo {p} >> \"$bk/.created\"; fi\n"
         ));
     }
-    s.push_str("restore() {\n  set +e\n  while read -r f; do [ -n \"$f\" ] && rm -f \"$f\"; done < \"$bk/.created\"\n  (cd \"$bk\" && find . -type f ! -name .created | while read -r f; do cp -a \"$f\" \"/${f#./}\"; done)\n");
+    s.push_str("restore() {\n  set +e\n");
+    // A write that failed half way (a full disk) leaves its temporary file.
+    for e in edits {
+        s.push_str(&format!("  rm -f {}.shipshape-new\n", quote(&e.path)));
+    }
+    s.push_str("  while read -r f; do [ -n \"$f\" ] && rm -f \"$f\"; done < \"$bk/.created\"\n  (cd \"$bk\" && find . -type f ! -name .created | while read -r f; do cp -a \"$f\" \"/${f#./}\"; done)\n");
     if let Some(rb) = &change.on_rollback {
         s.push_str(rb);
         s.push('\n');

@@ -90,6 +90,8 @@ pub fn scenarios(runs: &[PlatformRun]) -> String {
                 Some(x) => {
                     let (class, word) = if x.passed() {
                         ("pass", "pass")
+                    } else if x.broken {
+                        ("fail", "ERROR")
                     } else {
                         ("fail", "FAIL")
                     };
@@ -115,7 +117,11 @@ pub fn scenarios(runs: &[PlatformRun]) -> String {
                 "<details id=\"{}\" class=\"{class}\"{}><summary><b>{}</b> {} ({:.1}s)</summary>",
                 anchor(&[r.platform.name(), &x.scenario]),
                 if x.passed() { "" } else { " open" },
-                if x.passed() { "pass" } else { "FAIL" },
+                match (x.passed(), x.broken) {
+                    (true, _) => "pass",
+                    (false, true) => "ERROR",
+                    (false, false) => "FAIL",
+                },
                 esc(&x.scenario),
                 x.duration.as_secs_f64()
             );

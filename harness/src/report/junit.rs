@@ -71,7 +71,11 @@ pub fn scenarios(runs: &[crate::suite::PlatformRun]) -> String {
             let status = match &r.failure {
                 None => TestCaseStatus::success(),
                 Some(msg) => {
-                    let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                    let mut s = TestCaseStatus::non_success(if r.broken {
+                        NonSuccessKind::Error
+                    } else {
+                        NonSuccessKind::Failure
+                    });
                     s.set_message(msg.lines().next().unwrap_or_default().to_string());
                     s.set_description(msg.clone());
                     s
@@ -183,6 +187,7 @@ mod tests {
                         steps: Vec::new(),
                         duration: Default::default(),
                         failure: (s == "userns-remap").then(|| "step `x` failed".to_string()),
+                        broken: false,
                     })
                     .collect(),
                 error: None,

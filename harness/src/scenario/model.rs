@@ -108,6 +108,10 @@ pub struct Scenario {
     /// Fix again and expect "already compliant" with no file changed.
     #[serde(default = "Scenario::yes")]
     pub idempotent: bool,
+    /// Seconds the reboot after the fix may take (two VMs rebooting side by
+    /// side on 2 cores under TCG took up to 162 s).
+    #[serde(default = "Scenario::default_reboot_timeout")]
+    pub reboot_timeout: u64,
 
     #[serde(skip)]
     pub name: String,
@@ -116,6 +120,9 @@ pub struct Scenario {
 }
 
 impl Scenario {
+    fn default_reboot_timeout() -> u64 {
+        300
+    }
     fn default_before() -> Expect {
         Expect::Fail
     }

@@ -11,6 +11,7 @@ use crate::audit;
 use crate::driver::QemuVm;
 use crate::fix;
 use crate::target::Conn;
+use crate::transport::ssh::SshError;
 
 #[derive(Debug, Clone)]
 pub struct StepResult {
@@ -31,6 +32,9 @@ pub struct ScenarioResult {
     pub duration: Duration,
     /// `None`: every step held.
     pub failure: Option<String>,
+    /// The machine broke (QEMU died, SSH dropped, a reboot never came back):
+    /// an error of the harness's target, not a verdict on the control.
+    pub broken: bool,
 }
 
 impl ScenarioResult {
@@ -51,6 +55,8 @@ fn expect_matches(e: Expect, v: &Verdict) -> bool {
 
 struct Recorder {
     steps: Vec<StepResult>,
+    /// A step failed because the machine did, not because of what it checked.
+    broken: bool,
 }
 
 impl Recorder {
@@ -148,7 +154,14 @@ async fn run_command(
             }
             (text, v)
         }
-        Err(e) => (String::new(), Err(e.to_string())),
+        Err(e) => {
+            // A command that ran out of time was ended on the target: the
+            // machine is fine. Anything else means the connection went.
+            if !matches!(e, SshError::CommandTimeout { .. }) {
+                rec.broken = true;
+            }
+            (String::new(), Err(e.to_string()))
+        }
     };
     rec.push(name, step.run.clone(), output, started, verdict)
 }
@@ -274,17 +287,27 @@ async fn fix_step(
 /// Runs `sc` on `vm`. The caller resets the VM first.
 pub async fn run_scenario(vm: &mut QemuVm, sc: &Scenario, policy: &Policy) -> ScenarioResult {
     let started = Instant::now();
-    let mut rec = Recorder { steps: Vec::new() };
-    let failure = match effective_policy(sc, policy) {
+    let mut rec = Recorder {
+        steps: Vec::new(),
+        broken: false,
+    };
+    let mut failure = match effective_policy(sc, policy) {
         Ok(p) => run_inner(vm, sc, &p, &mut rec).await.err(),
         Err(e) => Some(e),
     };
+    if let Some(msg) = &mut failure {
+        if let Some(death) = vm.death_report() {
+            rec.broken = true;
+            msg.push_str(&format!("\n{death}"));
+        }
+    }
     ScenarioResult {
         scenario: sc.name.clone(),
         control: sc.control.clone(),
         steps: rec.steps,
         duration: started.elapsed(),
         failure,
+        broken: rec.broken,
     }
 }
 
@@ -315,10 +338,11 @@ async fn run_inner(
         if sc.after_fix == AfterFix::Reboot {
             let started = Instant::now();
             let r = vm
-                .reboot(Duration::from_secs(300))
+                .reboot(Duration::from_secs(sc.reboot_timeout))
                 .await
                 .map(|_| ())
                 .map_err(|e| e.to_string());
+            rec.broken |= r.is_err();
             rec.push(
                 "reboot".into(),
                 "systemctl reboot; wait for a new boot_id".into(),
