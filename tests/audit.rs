@@ -787,6 +787,93 @@ fn main() {
     {
         let fx = fx.clone();
         trials.push(Trial::test(
+            "ssh_target_test_refuses_a_host_not_marked_disposable_then_runs_with_a_reboot",
+            move || {
+                let home = fx.home.root().to_path_buf();
+                fx.with_vm(|vm, _| {
+                    Box::pin(async move {
+                        vm.reset_to("clean").await?;
+                        let before = sh(vm, TARGET_STATE).await?;
+                        let target = format!("ssh://root@127.0.0.1:{}", vm.record.ssh_port);
+                        let key = vm.ssh_target().key_path.display().to_string();
+                        let hk = vm.record.host_key.clone();
+                        let dir = tempfile::tempdir()?;
+                        let junit = dir.path().join("host.xml");
+                        let junit_s = junit.display().to_string();
+                        let args = [
+                            "test",
+                            "--target",
+                            &target,
+                            "-i",
+                            &key,
+                            "--host-key",
+                            &hk,
+                            "--scenario",
+                            "audit-rules",
+                            "--junit",
+                            &junit_s,
+                        ];
+                        let run = |extra: &[&str]| {
+                            std::process::Command::new(env!("CARGO_BIN_EXE_shipshape"))
+                                .args(args)
+                                .args(extra)
+                                .env("SHIPSHAPE_HOME", &home)
+                                .output()
+                        };
+                        let out = run(&[])?;
+                        let err = String::from_utf8_lossy(&out.stderr);
+                        if out.status.code() != Some(2)
+                            || !err.contains("refusing to run scenarios")
+                            || !err.contains("--disposable")
+                        {
+                            return Err(format!(
+                                "not refused: exit {:?}\n{err}",
+                                out.status.code()
+                            )
+                            .into());
+                        }
+                        let after = sh(vm, TARGET_STATE).await?;
+                        if before != after {
+                            return Err(diff_lines(
+                                "the refused run changed the host",
+                                &before,
+                                &after,
+                            ));
+                        }
+                        let boot_id = sh(vm, "cat /proc/sys/kernel/random/boot_id").await?;
+                        let out = run(&["--disposable"])?;
+                        let err = String::from_utf8_lossy(&out.stderr);
+                        if out.status.code() != Some(0) {
+                            return Err(format!(
+                                "disposable run: exit {:?}\n{err}",
+                                out.status.code()
+                            )
+                            .into());
+                        }
+                        let xml = std::fs::read_to_string(&junit)?;
+                        let suite = format!("name=\"root@127.0.0.1:{}\"", vm.record.ssh_port);
+                        if !xml.contains(&suite)
+                            || !xml.contains("name=\"audit-rules\"")
+                            || xml.contains("<failure")
+                            || xml.contains("<error")
+                        {
+                            return Err(format!("JUnit of the host run:\n{xml}").into());
+                        }
+                        // The scenario's reboot really happened, through SSH alone.
+                        vm.drop_session().await;
+                        let now = sh(vm, "cat /proc/sys/kernel/random/boot_id").await?;
+                        if now == boot_id {
+                            return Err("the host was not rebooted".into());
+                        }
+                        Ok(())
+                    })
+                })
+            },
+        ));
+    }
+    {
+        let fx = fx.clone();
+        trials.push(Trial::test(
             "audit_is_read_only_by_file_hashes",
             move || {
                 let home = fx.home.root().to_path_buf();

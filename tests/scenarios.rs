@@ -107,7 +107,7 @@ fn html_report(board: &Shared) -> Result<(), Failed> {
     }
     for r in &runs {
         for x in &r.results {
-            let id = format!("{}--{}", r.platform.name(), x.scenario)
+            let id = format!("{}--{}", r.label.as_str(), x.scenario)
                 .replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "-");
             let word = match (x.passed(), x.broken) {
                 (true, _) => "pass",

@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 
 use shipshape_harness::cleanup;
-use shipshape_harness::driver::{BootOptions, QemuVm};
+use shipshape_harness::driver::{BootOptions, QemuVm, SshHost};
 use shipshape_harness::image::{self, Image};
 use shipshape_harness::instance;
 use shipshape_harness::paths::Home;
@@ -110,6 +110,20 @@ struct TestArgs {
     /// Run only shard k of n (e.g. 2/3); `junit merge` combines the shards.
     #[arg(long)]
     partition: Option<suite::Partition>,
+    /// Run on an existing host instead of fresh VMs: ssh://user@host[:port]
+    /// or a running VM's name. Needs --disposable.
+    #[arg(long, conflicts_with_all = ["platforms", "jobs", "partition"])]
+    target: Option<String>,
+    /// The --target host may be changed for good: scenarios rewrite its
+    /// Docker configuration, restart dockerd, format its data disk and reboot
+    /// it, one after another with no reset in between.
+    #[arg(long, requires = "target")]
+    disposable: bool,
+    /// The empty disk a disposable host lends to the data-disk scenario.
+    #[arg(long, default_value = "/dev/sdb", requires = "target")]
+    data_disk: String,
+    #[command(flatten)]
+    ssh: SshArgs,
 }
 
 /// How to reach and trust an ssh:// target.
@@ -565,6 +579,13 @@ async fn audit(home: &Home, args: AuditArgs) -> Result<ExitCode> {
 /// Connects to a running VM by name, or to an ssh:// URL with a pinned host
 /// key (from --host-key, else known_hosts). All input is checked first.
 async fn connect(home: &Home, t: &str, ssh: &SshArgs) -> Result<SshSession> {
+    let target = resolve(home, t, ssh)?;
+    Ok(target::connect_ssh(&target).await?)
+}
+
+/// Where `--target` points: a running VM by name, or an ssh:// host with its
+/// key and pinned host key (checked here, before anything connects).
+fn resolve(home: &Home, t: &str, ssh: &SshArgs) -> Result<SshTarget> {
     let SshArgs {
         identity,
         host_key,
@@ -602,7 +623,7 @@ async fn connect(home: &Home, t: &str, ssh: &SshArgs) -> Result<SshSession> {
             host_key: Some(host_key),
         }
     };
-    Ok(target::connect_ssh(&target).await?)
+    Ok(target)
 }
 
 /// `./scenarios` when run from a checkout, else the one shipped with the source.
@@ -636,13 +657,83 @@ async fn test(home: &Home, args: TestArgs) -> Result<ExitCode> {
             args.scenarios
         );
     }
+    let runs = match &args.target {
+        Some(t) => vec![test_on_host(home, t, &args, &chosen, &policy).await?],
+        None => test_on_vms(home, &args, &chosen, &policy).await,
+    };
+    report_test(&args, &chosen, &runs)
+}
+
+/// The scenarios on an existing host, in file order, with no reset between
+/// them: only on a host the user called disposable.
+async fn test_on_host(
+    home: &Home,
+    t: &str,
+    args: &TestArgs,
+    chosen: &[&scenario::Scenario],
+    policy: &shipshape_checks::Policy,
+) -> Result<suite::PlatformRun> {
+    if !args.disposable {
+        bail!(
+            "refusing to run scenarios on {t}: they rewrite its Docker configuration, restart dockerd, \
+             format {} and reboot it. Pass --disposable if this host may be changed for good, \
+             or use `shipshape audit --target {t}`, which only reads",
+            args.data_disk
+        );
+    }
+    let target = resolve(home, t, &args.ssh)?;
+    let started = Instant::now();
+    let mut host = SshHost::connect(target, args.data_disk.clone()).await?;
+    let label = host.describe();
+    eprintln!(
+        "shipshape test: {} scenario(s) on {label} (disposable; no reset between scenarios)",
+        chosen.len()
+    );
+    let mut results = Vec::new();
+    for sc in chosen {
+        let r = scenario::run_scenario(&mut host, sc, policy).await;
+        print_result(&label, &r);
+        results.push(r);
+    }
+    Ok(suite::PlatformRun {
+        label,
+        platform: None,
+        results,
+        error: None,
+        boot: Duration::ZERO,
+        duration: started.elapsed(),
+    })
+}
+
+fn print_result(on: &str, r: &scenario::ScenarioResult) {
+    let mark = match (r.passed(), r.broken) {
+        (true, _) => "ok  ",
+        (false, true) => "ERR ",
+        (false, false) => "FAIL",
+    };
+    eprintln!(
+        "{mark} {on} {:<24} {:>6.1}s",
+        r.scenario,
+        r.duration.as_secs_f64()
+    );
+    if let Some(f) = &r.failure {
+        eprintln!("     {}", f.lines().next().unwrap_or_default());
+    }
+}
+
+async fn test_on_vms(
+    home: &Home,
+    args: &TestArgs,
+    chosen: &[&scenario::Scenario],
+    policy: &shipshape_checks::Policy,
+) -> Vec<suite::PlatformRun> {
     let platforms = if args.platforms.is_empty() {
         vec![Platform::Debian12]
     } else {
         args.platforms.clone()
     };
     let jobs = args.jobs.unwrap_or_else(suite::default_jobs).max(1);
-    let shard = args.partition.map(|p| p.cut(&platforms, &chosen));
+    let shard = args.partition.map(|p| p.cut(&platforms, chosen));
     if let (Some(p), Some(cases)) = (&args.partition, &shard) {
         eprintln!(
             "shipshape test: shard {}/{}: {} case(s)",
@@ -661,54 +752,47 @@ async fn test(home: &Home, args: TestArgs) -> Result<ExitCode> {
         chosen.len(),
         platforms.len()
     );
-    let runs = suite::run_matrix(
+    suite::run_matrix(
         home,
         &platforms,
-        &chosen,
+        chosen,
         &keep,
-        &policy,
+        policy,
         jobs,
-        std::sync::Arc::new(|p, r: &scenario::ScenarioResult| {
-            let mark = match (r.passed(), r.broken) {
-                (true, _) => "ok  ",
-                (false, true) => "ERR ",
-                (false, false) => "FAIL",
-            };
-            eprintln!(
-                "{mark} {p} {:<24} {:>6.1}s",
-                r.scenario,
-                r.duration.as_secs_f64()
-            );
-            if let Some(f) = &r.failure {
-                eprintln!("     {}", f.lines().next().unwrap_or_default());
-            }
-        }),
+        std::sync::Arc::new(|p: Platform, r: &scenario::ScenarioResult| print_result(p.name(), r)),
     )
-    .await;
-    for run in &runs {
+    .await
+}
+
+fn report_test(
+    args: &TestArgs,
+    chosen: &[&scenario::Scenario],
+    runs: &[suite::PlatformRun],
+) -> Result<ExitCode> {
+    for run in runs {
         if let Some(e) = &run.error {
-            eprintln!("{}: {e}", run.platform);
+            eprintln!("{}: {e}", run.label);
         }
     }
     if let Some(parent) = args.junit.parent() {
         std::fs::create_dir_all(parent).ok();
     }
-    std::fs::write(&args.junit, report::junit::scenarios(&runs))
+    std::fs::write(&args.junit, report::junit::scenarios(runs))
         .with_context(|| format!("writing {}", args.junit.display()))?;
     if let Some(html) = &args.html {
-        std::fs::write(html, report::html::scenarios(&runs))
+        std::fs::write(html, report::html::scenarios(runs))
             .with_context(|| format!("writing {}", html.display()))?;
     }
     // The summary matrix.
     print!("\n{:<24}", "scenario");
-    for r in &runs {
-        print!(" {:<10}", r.platform.name());
+    for r in runs {
+        print!(" {:<10}", r.label);
     }
     println!();
     let (mut passed, mut failed) = (0, 0);
-    for sc in &chosen {
+    for sc in chosen {
         print!("{:<24}", sc.name);
-        for r in &runs {
+        for r in runs {
             let cell = match r.results.iter().find(|x| x.scenario == sc.name) {
                 Some(x) if x.passed() => {
                     passed += 1;

@@ -16,7 +16,9 @@ use crate::scenario::{run_scenario, Scenario, ScenarioResult};
 
 #[derive(Debug, Clone)]
 pub struct PlatformRun {
-    pub platform: Platform,
+    /// The testsuite's name: the platform, or the host for an SSH target.
+    pub label: String,
+    pub platform: Option<Platform>,
     pub results: Vec<ScenarioResult>,
     /// Set when the platform could not run at all (image or boot failed).
     pub error: Option<String>,
@@ -205,7 +207,8 @@ pub async fn run_matrix(
     platforms
         .iter()
         .map(|p| PlatformRun {
-            platform: *p,
+            label: p.name().to_string(),
+            platform: Some(*p),
             results: results
                 .iter()
                 .filter(|(x, _, _)| x == p)

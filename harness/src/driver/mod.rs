@@ -1,9 +1,54 @@
 //! Drivers bring up target machines. `qemu` is the default: a local VM booted
-//! from an image that `image` builds from Debian packages.
+//! from an image that `image` builds from Debian packages. `ssh_host` is an
+//! existing machine reached over SSH (the image-pipeline gate, or a
+//! disposable host a user lends to the scenarios).
 
 pub mod accel;
 pub mod qemu;
 pub mod qmp;
+pub mod ssh_host;
 pub mod warm;
 
+use std::future::Future;
+use std::time::Duration;
+
 pub use qemu::{BootOptions, DriverError, QemuVm};
+pub use ssh_host::SshHost;
+
+use crate::fix::FixContext;
+use crate::transport::ssh::SshSession;
+
+/// What the scenario runner needs of a machine, whatever brought it up.
+pub trait Machine: Send {
+    /// The live SSH session, connecting if needed.
+    fn ssh(&mut self) -> impl Future<Output = Result<&SshSession, DriverError>> + Send;
+    /// Where fixes keep runner-side material, and what the machine is called.
+    fn fix_context(&self) -> FixContext;
+    /// Where the runner reaches dockerd's TLS port from this side.
+    fn docker_tls_addr(&self) -> (String, u16);
+    /// Reboots and waits for a new boot id, or fails after `limit`.
+    fn reboot(
+        &mut self,
+        limit: Duration,
+    ) -> impl Future<Output = Result<Duration, DriverError>> + Send;
+    /// If the machine is gone for good: what is known about how it ended.
+    fn death_report(&mut self) -> Option<String>;
+}
+
+impl Machine for QemuVm {
+    async fn ssh(&mut self) -> Result<&SshSession, DriverError> {
+        QemuVm::ssh(self).await
+    }
+    fn fix_context(&self) -> FixContext {
+        QemuVm::fix_context(self)
+    }
+    fn docker_tls_addr(&self) -> (String, u16) {
+        ("127.0.0.1".into(), self.record.docker_tls_port)
+    }
+    async fn reboot(&mut self, limit: Duration) -> Result<Duration, DriverError> {
+        QemuVm::reboot(self, limit).await
+    }
+    fn death_report(&mut self) -> Option<String> {
+        QemuVm::death_report(self)
+    }
+}

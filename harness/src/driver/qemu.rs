@@ -498,6 +498,12 @@ impl QemuVm {
         Ok(s.exec(command).await?)
     }
 
+    /// Forgets the SSH session (the guest may have rebooted under another
+    /// client); the next command connects again.
+    pub async fn drop_session(&mut self) {
+        self.drop_ssh().await;
+    }
+
     async fn drop_ssh(&mut self) {
         if let Some(s) = self.ssh.take() {
             s.close().await;

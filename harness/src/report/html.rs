@@ -73,14 +73,14 @@ pub fn scenarios(runs: &[PlatformRun]) -> String {
             let _ = writeln!(
                 b,
                 "<p class=\"fail\"><b>{}</b>: {}</p>",
-                esc(r.platform.name()),
+                esc(r.label.as_str()),
                 esc(e)
             );
         }
     }
     b.push_str("<table id=\"matrix\"><tr><th>scenario</th><th>control</th>");
     for r in runs {
-        let _ = write!(b, "<th>{}</th>", esc(r.platform.name()));
+        let _ = write!(b, "<th>{}</th>", esc(r.label.as_str()));
     }
     b.push_str("</tr>\n");
     for (name, control) in &names {
@@ -98,7 +98,7 @@ pub fn scenarios(runs: &[PlatformRun]) -> String {
                     let _ = write!(
                         b,
                         "<td class=\"{class}\"><a href=\"#{}\">{word}</a> {:.0}s</td>",
-                        anchor(&[r.platform.name(), name]),
+                        anchor(&[r.label.as_str(), name]),
                         x.duration.as_secs_f64()
                     );
                 }
@@ -109,13 +109,13 @@ pub fn scenarios(runs: &[PlatformRun]) -> String {
     }
     b.push_str("</table>\n");
     for r in runs {
-        let _ = writeln!(b, "<h2>{}</h2>", esc(r.platform.name()));
+        let _ = writeln!(b, "<h2>{}</h2>", esc(r.label.as_str()));
         for x in &r.results {
             let class = if x.passed() { "pass" } else { "fail" };
             let _ = writeln!(
                 b,
                 "<details id=\"{}\" class=\"{class}\"{}><summary><b>{}</b> {} ({:.1}s)</summary>",
-                anchor(&[r.platform.name(), &x.scenario]),
+                anchor(&[r.label.as_str(), &x.scenario]),
                 if x.passed() { "" } else { " open" },
                 match (x.passed(), x.broken) {
                     (true, _) => "pass",

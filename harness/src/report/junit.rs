@@ -60,7 +60,7 @@ pub fn render(runs: &[&AuditRun]) -> String {
 pub fn scenarios(runs: &[crate::suite::PlatformRun]) -> String {
     let mut report = Report::new("shipshape-test");
     for run in runs {
-        let mut suite = TestSuite::new(run.platform.name());
+        let mut suite = TestSuite::new(run.label.as_str());
         suite.set_time(run.duration);
         if let Some(err) = &run.error {
             let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
@@ -82,7 +82,7 @@ pub fn scenarios(runs: &[crate::suite::PlatformRun]) -> String {
                 }
             };
             let mut case = TestCase::new(r.scenario.clone(), status);
-            case.set_classname(format!("{}.{}", run.platform.name(), r.control));
+            case.set_classname(format!("{}.{}", run.label.as_str(), r.control));
             case.set_time(r.duration);
             let mut out = String::new();
             for st in &r.steps {
@@ -177,7 +177,8 @@ mod tests {
         let runs: Vec<PlatformRun> = [Platform::Debian12, Platform::Debian13]
             .into_iter()
             .map(|p| PlatformRun {
-                platform: p,
+                label: p.name().to_string(),
+                platform: Some(p),
                 results: cases
                     .iter()
                     .filter(|(x, _)| *x == p)

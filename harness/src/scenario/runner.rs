@@ -8,7 +8,7 @@ use shipshape_checks::{Policy, Verdict};
 
 use super::model::{AfterFix, Expect, RunnerCheck, Scenario, Step};
 use crate::audit;
-use crate::driver::QemuVm;
+use crate::driver::Machine;
 use crate::fix;
 use crate::target::Conn;
 use crate::transport::ssh::SshError;
@@ -82,7 +82,7 @@ impl Recorder {
 }
 
 async fn run_command(
-    vm: &mut QemuVm,
+    vm: &mut impl Machine,
     step: &Step,
     rec: &mut Recorder,
     phase: &str,
@@ -166,25 +166,25 @@ async fn run_command(
     rec.push(name, step.run.clone(), output, started, verdict)
 }
 
-async fn runner_check(vm: &QemuVm, check: RunnerCheck) -> Result<String, String> {
+async fn runner_check(vm: &impl Machine, check: RunnerCheck) -> Result<String, String> {
     let dir = vm.fix_context().client_tls_dir;
-    let port = vm.record.docker_tls_port;
+    let (host, port) = vm.docker_tls_addr();
     match check {
         RunnerCheck::DockerTls => {
-            let v = crate::tls::docker_version_with_cert(&format!("tcp://127.0.0.1:{port}"), &dir)
-                .await?;
+            let v =
+                crate::tls::docker_version_with_cert(&format!("tcp://{host}:{port}"), &dir).await?;
             Ok(format!("server version {v}"))
         }
         RunnerCheck::DockerTlsWithoutCert => {
             let ca = std::fs::read_to_string(dir.join("ca.pem"))
                 .map_err(|e| format!("no CA from the fix in {}: {e}", dir.display()))?;
-            crate::tls::refused_without_cert("127.0.0.1", port, &ca).await
+            crate::tls::refused_without_cert(&host, port, &ca).await
         }
     }
 }
 
 async fn audit_step(
-    vm: &mut QemuVm,
+    vm: &mut impl Machine,
     sc: &Scenario,
     policy: &Policy,
     expect: Expect,
@@ -241,7 +241,7 @@ async fn audit_step(
 }
 
 async fn fix_step(
-    vm: &mut QemuVm,
+    vm: &mut impl Machine,
     sc: &Scenario,
     policy: &Policy,
     facts: &shipshape_checks::Facts,
@@ -285,7 +285,7 @@ async fn fix_step(
 }
 
 /// Runs `sc` on `vm`. The caller resets the VM first.
-pub async fn run_scenario(vm: &mut QemuVm, sc: &Scenario, policy: &Policy) -> ScenarioResult {
+pub async fn run_scenario(vm: &mut impl Machine, sc: &Scenario, policy: &Policy) -> ScenarioResult {
     let started = Instant::now();
     let mut rec = Recorder {
         steps: Vec::new(),
@@ -324,7 +324,7 @@ fn effective_policy(sc: &Scenario, policy: &Policy) -> Result<Policy, String> {
 }
 
 async fn run_inner(
-    vm: &mut QemuVm,
+    vm: &mut impl Machine,
     sc: &Scenario,
     policy: &Policy,
     rec: &mut Recorder,
