@@ -24,6 +24,17 @@ struct Fixture {
     platform: Platform,
     image: Mutex<Option<Image>>,
     vm: Mutex<Option<QemuVm>>,
+    /// Tests running now: the final check waits until it is the only one.
+    running: std::sync::atomic::AtomicUsize,
+}
+
+/// Counts a running test, until dropped (a panic included).
+struct Running<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 impl Fixture {
@@ -100,12 +111,12 @@ fn faults(fx: &Fixture) -> Result<(), Failed> {
     let files = [
         (
             "a-killed.yaml",
-            "control: audit-dockerd\ndescription: the VM is killed while a step runs\nprepare:\n  - name: wait to be killed\n    run: echo shipshape-fault-kill-me > /dev/ttyS0; sleep 600\n    timeout: 900\n",
+            "control: audit-dockerd\ndescription: the VM is killed while a step runs\nprepare:\n  - name: wait to be killed\n    run: |\n      echo shipshape-fault-kill-me > /dev/ttyS0; sleep 600\n    timeout: 900\n",
         ),
         (
             "b-ssh-drop.yaml",
             // `[s]shd` keeps pkill from matching the shell that runs it.
-            "control: audit-dockerd\ndescription: the SSH connection drops mid-command\nprepare:\n  - name: the session sshd dies\n    run: sleep 1; pkill -KILL -f '[s]shd.*: root@notty'; sleep 30\n",
+            "control: audit-dockerd\ndescription: the SSH connection drops mid-command\nprepare:\n  - name: the session sshd dies\n    run: |\n      sleep 1; pkill -KILL -f '[s]shd.*: root@notty'; sleep 30\n",
         ),
         (
             "c-reboot-halts.yaml",
@@ -234,12 +245,17 @@ fn main() {
         platform,
         image: Mutex::new(None),
         vm: Mutex::new(None),
+        running: std::sync::atomic::AtomicUsize::new(0),
     });
     macro_rules! trial {
         ($name:expr, $body:expr) => {{
             let fx = fx.clone();
             let body = $body;
-            Trial::test($name, move || body(&fx))
+            Trial::test($name, move || {
+                fx.running.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let _running = Running(&fx.running);
+                body(&fx)
+            })
         }};
     }
 
@@ -578,6 +594,11 @@ fn main() {
         trial!(
             "zz_no_qemu_process_is_left_after_the_tests",
             |fx: &Fixture| {
+                // Last in the list, so every other test has started; two run
+                // at a time, so wait for the other one to end.
+                while fx.running.load(std::sync::atomic::Ordering::SeqCst) > 1 {
+                    std::thread::sleep(Duration::from_millis(200));
+                }
                 let vm = fx.vm.lock().unwrap_or_else(|e| e.into_inner()).take();
                 let dir: Option<PathBuf> = vm.as_ref().map(|v| v.record.dir.clone());
                 if let Some(vm) = vm {

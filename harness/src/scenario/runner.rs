@@ -296,7 +296,24 @@ pub async fn run_scenario(vm: &mut impl Machine, sc: &Scenario, policy: &Policy)
         Err(e) => Some(e),
     };
     if let Some(msg) = &mut failure {
-        if let Some(death) = vm.death_report() {
+        // A killed VM's connection can close before its process is reaped:
+        // when the connection went, give the driver a moment to see why.
+        let patience = if rec.broken {
+            Duration::from_secs(3)
+        } else {
+            Duration::ZERO
+        };
+        let deadline = Instant::now() + patience;
+        let death = loop {
+            match vm.death_report() {
+                Some(d) => break Some(d),
+                None if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(100)).await
+                }
+                None => break None,
+            }
+        };
+        if let Some(death) = death {
             rec.broken = true;
             msg.push_str(&format!("\n{death}"));
         }
