@@ -228,6 +228,38 @@ fn faults(fx: &Fixture) -> Result<(), Failed> {
     check(stray.is_empty(), format!("QEMU left running: {stray:?}"))
 }
 
+/// Processes of an image build under `images`, by command line, working
+/// folder or chroot.
+fn build_processes(images: &std::path::Path) -> Vec<String> {
+    let prefix = format!("{}/.build-", images.display());
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let p = entry.path();
+        let cmdline = std::fs::read(p.join("cmdline"))
+            .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+            .unwrap_or_default();
+        let link = |n: &str| {
+            std::fs::read_link(p.join(n))
+                .map(|l| l.display().to_string())
+                .unwrap_or_default()
+        };
+        let root = link("root");
+        let how = if root.starts_with(&prefix) {
+            "chrooted"
+        } else if cmdline.contains(&prefix) || link("cwd").starts_with(&prefix) {
+            "runs in it"
+        } else {
+            continue;
+        };
+        found.push(format!(
+            "{} ({how}): {}",
+            entry.file_name().to_string_lossy(),
+            &cmdline[..cmdline.len().min(100)]
+        ));
+    }
+    found
+}
+
 fn main() {
     let mut args = Arguments::from_args();
     // One VM, shared by every test but the fault test, which runs beside them.
@@ -507,6 +539,131 @@ fn main() {
             }
         ),
         trial!(
+            "sigint_during_an_image_build_stops_its_processes_and_keeps_the_old_image",
+            |fx: &Fixture| {
+                let image = fx.image()?;
+                let meta = std::fs::read(image.dir.join("image.json"))?;
+                let images = fx.home.images();
+                let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_shipshape"))
+                    .args(["image", "build", fx.platform.name(), "--force"])
+                    .env("SHIPSHAPE_HOME", fx.home.root())
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .spawn()?;
+                // Interrupt once debootstrap's second stage runs commands
+                // chrooted into the new tree (its proc mount is up then).
+                let deadline = Instant::now() + Duration::from_secs(400);
+                let before = loop {
+                    let procs = build_processes(&images);
+                    if procs.iter().any(|p| p.contains("chrooted")) {
+                        break procs;
+                    }
+                    if let Some(st) = child.try_wait()? {
+                        return Err(format!("the build ended before the interrupt: {st}").into());
+                    }
+                    check(
+                        Instant::now() < deadline,
+                        "the build never reached its chroot",
+                    )?;
+                    std::thread::sleep(Duration::from_millis(250));
+                };
+                unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+                let deadline = Instant::now() + Duration::from_secs(60);
+                let status = loop {
+                    if let Some(st) = child.try_wait()? {
+                        break st;
+                    }
+                    if Instant::now() > deadline {
+                        let _ = child.kill();
+                        return Err("the interrupted build did not exit within 60 s".into());
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                };
+                check(status.code() == Some(130), format!("exit {status:?}"))?;
+                let after = build_processes(&images);
+                check(
+                    after.is_empty(),
+                    format!(
+                        "{} build processes before the interrupt; left: {after:?}",
+                        before.len()
+                    ),
+                )?;
+                let mounts: Vec<PathBuf> = shipshape_harness::cleanup::mounts_under(&images);
+                check(mounts.is_empty(), format!("mounts left: {mounts:?}"))?;
+                let left: Vec<String> = std::fs::read_dir(&images)?
+                    .flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n.starts_with(".build-"))
+                    .collect();
+                check(left.is_empty(), format!("build folders left: {left:?}"))?;
+                check(
+                    std::fs::read(image.dir.join("image.json"))? == meta
+                        && Image::load(&image.dir).is_ok(),
+                    "the existing image changed",
+                )?;
+                eprintln!("    {} build processes stopped", before.len());
+                Ok(())
+            }
+        ),
+        trial!(
+            "a_second_sigint_exits_at_once_and_qemu_still_goes",
+            |fx: &Fixture| {
+                fx.image()?;
+                let name = format!("dbl-{}", std::process::id());
+                let inst = fx.home.instances().join(&name);
+                let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_shipshape"))
+                    .args(["vm", "up", fx.platform.name(), "--name", &name])
+                    .env("SHIPSHAPE_HOME", fx.home.root())
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .spawn()?;
+                let deadline = Instant::now() + Duration::from_secs(60);
+                let pid = loop {
+                    let pid = std::fs::read_to_string(inst.join("qemu.pid"))
+                        .ok()
+                        .and_then(|p| p.trim().parse::<i32>().ok());
+                    if let Some(pid) = pid {
+                        break pid;
+                    }
+                    check(Instant::now() < deadline, "QEMU never started")?;
+                    std::thread::sleep(Duration::from_millis(50));
+                };
+                let sent = Instant::now();
+                unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+                std::thread::sleep(Duration::from_millis(20));
+                unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+                let status = child.wait()?;
+                check(status.code() == Some(130), format!("exit {status:?}"))?;
+                // Forced means no teardown: QEMU goes with the process
+                // (PR_SET_PDEATHSIG), and the next run reaps the folder.
+                let deadline = Instant::now() + Duration::from_secs(10);
+                while shipshape_harness::cleanup::pid_alive(pid) {
+                    check(
+                        Instant::now() < deadline,
+                        format!("QEMU {pid} outlived the forced exit"),
+                    )?;
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                let out = std::process::Command::new(env!("CARGO_BIN_EXE_shipshape"))
+                    .args(["vm", "list"])
+                    .env("SHIPSHAPE_HOME", fx.home.root())
+                    .output()?;
+                check(
+                    !inst.exists(),
+                    format!(
+                        "{} was not reaped: {}",
+                        inst.display(),
+                        String::from_utf8_lossy(&out.stderr)
+                    ),
+                )?;
+                eprintln!(
+                    "    forced exit {:.2}s after the first SIGINT",
+                    sent.elapsed().as_secs_f64()
+                );
+                Ok(())
+            }
+        ),
+        trial!(
             "sigterm_during_boot_stops_qemu_and_removes_the_overlay",
             |fx: &Fixture| {
                 fx.image()?;
@@ -609,7 +766,7 @@ fn main() {
                 let left: Vec<String> = qemu_processes_under(fx.home.root())
                     .into_iter()
                     .filter(|p| {
-                        ["test-vm", "test-vm-warm", "sigterm", "killed"]
+                        ["test-vm", "test-vm-warm", "sigterm", "killed", "dbl"]
                             .iter()
                             .any(|n| p.contains(&format!("shipshape-{n}-{pid} ")))
                     })

@@ -10,6 +10,9 @@ use std::sync::Mutex;
 #[derive(Debug)]
 enum Item {
     Process(i32),
+    /// A process group: a build step and everything it started (debootstrap
+    /// runs dpkg, chroot runs apt).
+    Group(i32),
     Dir(PathBuf),
 }
 
@@ -39,9 +42,65 @@ pub fn kill_on_signal(pid: i32) -> Guard {
     register(Item::Process(pid))
 }
 
+/// Kill this process group (with SIGKILL) if the run is interrupted.
+pub fn kill_group_on_signal(pgid: i32) -> Guard {
+    register(Item::Group(pgid))
+}
+
 /// Remove this folder if the run is interrupted.
 pub fn remove_on_signal(dir: &Path) -> Guard {
     register(Item::Dir(dir.to_path_buf()))
+}
+
+/// Mount points at or under `dir`, deepest first (from /proc/self/mountinfo;
+/// octal escapes such as `\040` for a space decoded).
+pub fn mounts_under(dir: &Path) -> Vec<PathBuf> {
+    let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mut found: Vec<PathBuf> = text
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(|m| PathBuf::from(unescape_mount(m)))
+        .filter(|m| m.starts_with(dir))
+        .collect();
+    found.sort_by_key(|m| std::cmp::Reverse(m.components().count()));
+    found.dedup();
+    found
+}
+
+fn unescape_mount(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
+            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Removes `dir` after detaching whatever is mounted inside it: an
+/// interrupted debootstrap leaves `proc` and `sys` mounted in its target, and
+/// removing through a mount would reach the host's own files.
+pub fn remove_dir_unmounting(dir: &Path) {
+    for m in mounts_under(dir) {
+        if let Ok(c) = std::ffi::CString::new(m.as_os_str().as_encoded_bytes()) {
+            // SAFETY: umount2 on a path we own; MNT_DETACH never blocks.
+            unsafe {
+                libc::umount2(c.as_ptr(), libc::MNT_DETACH);
+            }
+        }
+    }
+    if mounts_under(dir).is_empty() {
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }
 
 /// Tears down every registered item: processes first, then folders.
@@ -51,13 +110,21 @@ pub fn run_all() {
         Err(_) => return,
     };
     for (_, item) in &items {
-        if let Item::Process(pid) = item {
-            kill_and_reap(*pid);
+        match item {
+            Item::Process(pid) => kill_and_reap(*pid),
+            Item::Group(pgid) if *pgid > 0 => {
+                // SAFETY: a signal to a process group this run created.
+                unsafe {
+                    libc::kill(-*pgid, libc::SIGKILL);
+                }
+                kill_and_reap(*pgid);
+            }
+            _ => {}
         }
     }
     for (_, item) in &items {
         if let Item::Dir(dir) = item {
-            let _ = std::fs::remove_dir_all(dir);
+            remove_dir_unmounting(dir);
         }
     }
 }

@@ -120,8 +120,10 @@ async fn run_step(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     cmd.kill_on_drop(true);
+    // Its own process group, so that an interrupt reaches what it starts.
+    cmd.process_group(0);
     let mut child = cmd.spawn().map_err(io(format!("starting {step}")))?;
-    let _guard = cleanup::kill_on_signal(child.id().unwrap_or(0) as i32);
+    let _guard = cleanup::kill_group_on_signal(child.id().unwrap_or(0) as i32);
     let stdout = child.stdout.take().expect("piped");
     let stderr = child.stderr.take().expect("piped");
     let mut out_lines = BufReader::new(stdout).lines();
