@@ -567,6 +567,7 @@ fn main() {
                     )?;
                     std::thread::sleep(Duration::from_millis(250));
                 };
+                let mounted = shipshape_harness::cleanup::mounts_under(&images).len();
                 unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
                 let deadline = Instant::now() + Duration::from_secs(60);
                 let status = loop {
@@ -601,7 +602,10 @@ fn main() {
                         && Image::load(&image.dir).is_ok(),
                     "the existing image changed",
                 )?;
-                eprintln!("    {} build processes stopped", before.len());
+                eprintln!(
+                    "    {} build processes stopped, {mounted} mounts detached",
+                    before.len()
+                );
                 Ok(())
             }
         ),

@@ -214,6 +214,21 @@ pub fn spawn_tied_to_process(
         .map_err(|_| std::io::Error::other("spawner thread is gone"))?
 }
 
+/// The exit code of the signal being handled (0: none yet).
+static INTERRUPTED: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+/// If a signal arrived: waits for its teardown (the handler then exits the
+/// process with 130 or 143) instead of letting the caller exit first with the
+/// error the teardown caused (a killed build step, a QEMU gone). Returns at
+/// once otherwise.
+pub fn wait_if_interrupted() {
+    if INTERRUPTED.load(Ordering::SeqCst) != 0 {
+        loop {
+            std::thread::park();
+        }
+    }
+}
+
 /// Installs the SIGINT/SIGTERM handler. The first signal tears down what is
 /// registered and exits (130 / 143); a second one exits at once.
 pub fn install_signal_handlers() {
@@ -229,6 +244,7 @@ pub fn install_signal_handlers() {
             _ = int.recv() => 130,
             _ = term.recv() => 143,
         };
+        INTERRUPTED.store(code, Ordering::SeqCst);
         eprintln!("\nshipshape: interrupted; stopping VMs and removing overlays (again to force)");
         let teardown = tokio::task::spawn_blocking(run_all);
         tokio::select! {

@@ -272,6 +272,8 @@ pub fn main() -> ExitCode {
         cleanup::install_signal_handlers();
         run(cli).await
     });
+    // The runtime keeps running the signal handler's teardown meanwhile.
+    cleanup::wait_if_interrupted();
     match result {
         Ok(code) => code,
         Err(e) => {
