@@ -255,3 +255,23 @@ pub fn install_signal_handlers() {
         std::process::exit(code);
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mount_points_are_unescaped_like_the_kernel_writes_them() {
+        assert_eq!(unescape_mount(r"/a\040b/c\011d"), "/a b/c\td");
+        assert_eq!(unescape_mount(r"/plain"), "/plain");
+        // A backslash not followed by three octal digits stays as it is.
+        assert_eq!(unescape_mount(r"/x\04"), r"/x\04");
+    }
+
+    #[test]
+    fn mounts_under_finds_nothing_in_a_fresh_folder_and_proc_under_root() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(mounts_under(dir.path()).is_empty());
+        assert!(mounts_under(Path::new("/")).contains(&PathBuf::from("/proc")));
+    }
+}
