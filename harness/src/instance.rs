@@ -52,7 +52,21 @@ impl Owner {
     pub fn alive(&self) -> bool {
         cleanup::pid_alive(self.pid) && cleanup::pid_start_time(self.pid) == Some(self.start_time)
     }
+
+    /// Marks a new instance folder as this process's before anything else
+    /// goes in: a run killed before it writes the record leaves a folder the
+    /// next run can tell is orphaned.
+    pub fn claim(dir: &Path) -> std::io::Result<()> {
+        std::fs::write(dir.join(OWNER), serde_json::to_vec(&Self::current())?)
+    }
+
+    fn of_folder(dir: &Path) -> Option<Self> {
+        serde_json::from_slice(&std::fs::read(dir.join(OWNER)).ok()?).ok()
+    }
 }
+
+/// The creator of an instance folder, until its record exists.
+const OWNER: &str = "owner.json";
 
 impl InstanceRecord {
     pub fn save(&self) -> std::io::Result<()> {
@@ -133,15 +147,18 @@ pub fn reap_stale(home: &Home) -> Vec<String> {
             }
             Err(_) => {
                 // A folder without a record is a boot that died before it
-                // wrote one; leave folders younger than a minute to their
-                // (maybe still live) creator.
-                let old = entry
-                    .metadata()
-                    .and_then(|m| m.modified())
-                    .ok()
-                    .and_then(|t| t.elapsed().ok())
-                    .is_some_and(|age| age.as_secs() > 60);
-                if old {
+                // wrote one. Its creator's claim tells; a folder without one
+                // is left to a (maybe still live) creator for a minute.
+                let orphaned = match Owner::of_folder(&dir) {
+                    Some(owner) => !owner.alive(),
+                    None => entry
+                        .metadata()
+                        .and_then(|m| m.modified())
+                        .ok()
+                        .and_then(|t| t.elapsed().ok())
+                        .is_some_and(|age| age.as_secs() > 60),
+                };
+                if orphaned {
                     if let Ok(pid) = std::fs::read_to_string(dir.join("qemu.pid")) {
                         if let Ok(pid) = pid.trim().parse::<i32>() {
                             if is_qemu_of(pid, &dir) {

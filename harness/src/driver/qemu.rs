@@ -241,6 +241,7 @@ impl QemuVm {
             return Err(DriverError::Exists(opts.name.clone()));
         }
         paths::private_dir(&dir).map_err(io(format!("creating {}", dir.display())))?;
+        Owner::claim(&dir).map_err(io(format!("claiming {}", dir.display())))?;
         let dir_guard = cleanup::remove_on_signal(&dir);
         // Until QEMU runs, a failure must not leave the folder behind.
         let mut scaffold = Scaffold(Some(dir.clone()));
