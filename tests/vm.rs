@@ -3,6 +3,7 @@
 //! whole file and reset to its snapshot before each test.
 
 use std::future::Future;
+use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -71,6 +72,18 @@ impl Fixture {
             }
             f(slot.as_mut().unwrap()).await
         })
+    }
+}
+
+impl Fixture {
+    /// The shared VM's instance folder (booting it if needed).
+    fn with_vm_dir(&self) -> Result<PathBuf, Failed> {
+        let dir = Mutex::new(PathBuf::new());
+        self.with_vm(|vm| {
+            *dir.lock().unwrap() = vm.record.dir.clone();
+            Box::pin(async { Ok(()) })
+        })?;
+        Ok(dir.into_inner().unwrap())
     }
 }
 
@@ -538,6 +551,89 @@ fn main() {
                 })
             }
         ),
+        trial!(
+            "sigint_during_a_step_stops_the_vm_and_removes_its_folder",
+            |fx: &Fixture| {
+                fx.image()?;
+                let dir = tempfile::tempdir()?;
+                std::fs::write(
+                    dir.path().join("long.yaml"),
+                    "control: audit-dockerd\ndescription: a step that outlasts the run\nprepare:\n  - name: wait\n    run: |\n      echo shipshape-step-running > /dev/ttyS0; sleep 600\n    timeout: 900\n",
+                )?;
+                let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_shipshape"))
+                    .args(["test", "--jobs", "1", "--scenarios-dir"])
+                    .arg(dir.path())
+                    .arg("--junit")
+                    .arg(dir.path().join("j.xml"))
+                    .env("SHIPSHAPE_HOME", fx.home.root())
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .spawn()?;
+                let prefix = format!("test-{}-{}-", fx.platform, child.id());
+                let mine = |fx: &Fixture| -> Vec<String> {
+                    qemu_processes_under(fx.home.root())
+                        .into_iter()
+                        .filter(|p| p.contains(&prefix))
+                        .collect()
+                };
+                let deadline = Instant::now() + Duration::from_secs(300);
+                loop {
+                    check(Instant::now() < deadline, "the step never started")?;
+                    if let Some(st) = child.try_wait()? {
+                        return Err(format!("shipshape test ended first: {st}").into());
+                    }
+                    let running = std::fs::read_dir(fx.home.instances())?.flatten().any(|e| {
+                        e.file_name().to_string_lossy().starts_with(&prefix)
+                            && std::fs::read_to_string(e.path().join("console.log"))
+                                .is_ok_and(|c| c.contains("shipshape-step-running"))
+                    });
+                    if running {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                let before = mine(fx).len();
+                unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+                let status = child.wait()?;
+                check(status.code() == Some(130), format!("exit {status:?}"))?;
+                let after = mine(fx);
+                check(
+                    before == 1 && after.is_empty(),
+                    format!("QEMU of this run: {before} before the interrupt, after: {after:?}"),
+                )?;
+                let left: Vec<String> = std::fs::read_dir(fx.home.instances())?
+                    .flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n.starts_with(&prefix))
+                    .collect();
+                check(left.is_empty(), format!("instance folders left: {left:?}"))
+            }
+        ),
+        trial!("private_keys_are_0600_in_0700_folders", |fx: &Fixture| {
+            let image = fx.image()?;
+            let dir = fx.with_vm_dir()?;
+            let mode = |p: &std::path::Path| -> Result<u32, Failed> {
+                Ok(std::fs::metadata(p)
+                    .map_err(|e| format!("{}: {e}", p.display()))?
+                    .permissions()
+                    .mode()
+                    & 0o777)
+            };
+            for (path, want) in [
+                (image.client_key.clone(), 0o600),
+                (image.dir.clone(), 0o700),
+                (fx.home.images(), 0o700),
+                (fx.home.instances(), 0o700),
+                (dir, 0o700),
+            ] {
+                let got = mode(&path)?;
+                check(
+                    got == want,
+                    format!("{} is {got:o}, not {want:o}", path.display()),
+                )?;
+            }
+            Ok(())
+        }),
         trial!(
             "sigint_during_an_image_build_stops_its_processes_and_keeps_the_old_image",
             |fx: &Fixture| {

@@ -3,7 +3,7 @@
 //! TLS client without one that must be refused.
 
 use std::net::IpAddr;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -67,7 +67,14 @@ pub fn save_client(bundle: &Bundle, dir: &Path) -> std::io::Result<()> {
         ("key.pem", &bundle.client_key),
     ] {
         let p = dir.join(name);
-        std::fs::write(&p, content)?;
+        // Created 0600, never readable by others even for a moment.
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&p)?;
+        std::io::Write::write_all(&mut f, content.as_bytes())?;
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600))?;
     }
     Ok(())
@@ -152,5 +159,18 @@ mod tests {
         assert!(b.server_key.contains("PRIVATE KEY"));
         assert!(b.client_key.contains("PRIVATE KEY"));
         assert_ne!(b.server_key, b.client_key);
+    }
+
+    #[test]
+    fn client_material_is_0600_in_a_0700_folder() {
+        let b = generate(&["localhost".into()], &[]).unwrap();
+        let base = tempfile::tempdir().unwrap();
+        let dir = base.path().join("docker-tls");
+        save_client(&b, &dir).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700);
+        for f in ["ca.pem", "cert.pem", "key.pem"] {
+            assert_eq!(mode(&dir.join(f)), 0o600, "{f}");
+        }
     }
 }

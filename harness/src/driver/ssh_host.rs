@@ -14,8 +14,10 @@ pub struct SshHost {
     target: SshTarget,
     ssh: Option<SshSession>,
     data_disk: String,
-    /// The client half of TLS material the fixes generate; removed with the host value.
+    /// The client half of TLS material the fixes generate; removed with the
+    /// host value, or by the signal handler (an exit on a signal runs no Drop).
     tls_dir: tempfile::TempDir,
+    _tls_guard: crate::cleanup::Guard,
 }
 
 impl SshHost {
@@ -30,11 +32,13 @@ impl SshHost {
                 context: "creating a folder for the TLS client material".into(),
                 source,
             })?;
+        let _tls_guard = crate::cleanup::remove_on_signal(tls_dir.path());
         Ok(Self {
             target,
             ssh: Some(session),
             data_disk,
             tls_dir,
+            _tls_guard,
         })
     }
 
