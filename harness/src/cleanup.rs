@@ -59,31 +59,12 @@ pub fn mounts_under(dir: &Path) -> Vec<PathBuf> {
     let mut found: Vec<PathBuf> = text
         .lines()
         .filter_map(|l| l.split(' ').nth(4))
-        .map(|m| PathBuf::from(unescape_mount(m)))
+        .map(|m| PathBuf::from(shipshape_checks::mounts::unescape_octal(m)))
         .filter(|m| m.starts_with(dir))
         .collect();
     found.sort_by_key(|m| std::cmp::Reverse(m.components().count()));
     found.dedup();
     found
-}
-
-fn unescape_mount(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
-            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
-            i += 4;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Removes `dir` after detaching whatever is mounted inside it: an
@@ -262,10 +243,16 @@ mod tests {
 
     #[test]
     fn mount_points_are_unescaped_like_the_kernel_writes_them() {
-        assert_eq!(unescape_mount(r"/a\040b/c\011d"), "/a b/c\td");
-        assert_eq!(unescape_mount(r"/plain"), "/plain");
+        assert_eq!(
+            shipshape_checks::mounts::unescape_octal(r"/a\040b/c\011d"),
+            "/a b/c\td"
+        );
+        assert_eq!(
+            shipshape_checks::mounts::unescape_octal(r"/plain"),
+            "/plain"
+        );
         // A backslash not followed by three octal digits stays as it is.
-        assert_eq!(unescape_mount(r"/x\04"), r"/x\04");
+        assert_eq!(shipshape_checks::mounts::unescape_octal(r"/x\04"), r"/x\04");
     }
 
     #[test]
