@@ -44,7 +44,7 @@ fn unescape_hex(s: &str) -> String {
     out
 }
 
-/// Decodes the kernel's octal escapes in mount tables (`\\040` for a space).
+/// Decodes the kernel's octal escapes in mount tables (`\040` for a space).
 pub fn unescape_octal(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
