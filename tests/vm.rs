@@ -87,6 +87,29 @@ impl Fixture {
     }
 }
 
+/// Starts `shipshape vm up <platform> --name NAME` and returns once QEMU has
+/// written its pid (the boot is still under way).
+fn vm_up_until_qemu_runs(fx: &Fixture, name: &str) -> Result<(std::process::Child, i32), Failed> {
+    let inst = fx.home.instances().join(name);
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_shipshape"))
+        .args(["vm", "up", fx.platform.name(), "--name", name])
+        .env("SHIPSHAPE_HOME", fx.home.root())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let pid = std::fs::read_to_string(inst.join("qemu.pid"))
+            .ok()
+            .and_then(|p| p.trim().parse::<i32>().ok());
+        if let Some(pid) = pid {
+            return Ok((child, pid));
+        }
+        check(Instant::now() < deadline, "QEMU never started")?;
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 fn check(cond: bool, msg: impl Into<String>) -> Result<(), Failed> {
     if cond {
         Ok(())
@@ -711,23 +734,7 @@ fn main() {
                 fx.image()?;
                 let name = format!("dbl-{}", std::process::id());
                 let inst = fx.home.instances().join(&name);
-                let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_shipshape"))
-                    .args(["vm", "up", fx.platform.name(), "--name", &name])
-                    .env("SHIPSHAPE_HOME", fx.home.root())
-                    .stdout(std::process::Stdio::null())
-                    .stderr(std::process::Stdio::null())
-                    .spawn()?;
-                let deadline = Instant::now() + Duration::from_secs(60);
-                let pid = loop {
-                    let pid = std::fs::read_to_string(inst.join("qemu.pid"))
-                        .ok()
-                        .and_then(|p| p.trim().parse::<i32>().ok());
-                    if let Some(pid) = pid {
-                        break pid;
-                    }
-                    check(Instant::now() < deadline, "QEMU never started")?;
-                    std::thread::sleep(Duration::from_millis(50));
-                };
+                let (mut child, pid) = vm_up_until_qemu_runs(fx, &name)?;
                 let sent = Instant::now();
                 unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
                 std::thread::sleep(Duration::from_millis(20));
@@ -769,23 +776,7 @@ fn main() {
                 fx.image()?;
                 let name = format!("sigterm-{}", std::process::id());
                 let inst = fx.home.instances().join(&name);
-                let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_shipshape"))
-                    .args(["vm", "up", "debian-12", "--name", &name])
-                    .env("SHIPSHAPE_HOME", fx.home.root())
-                    .stdout(std::process::Stdio::null())
-                    .stderr(std::process::Stdio::null())
-                    .spawn()?;
-                let deadline = Instant::now() + Duration::from_secs(30);
-                let pid = loop {
-                    let pid = std::fs::read_to_string(inst.join("qemu.pid"))
-                        .ok()
-                        .and_then(|p| p.trim().parse::<i32>().ok());
-                    if let Some(pid) = pid {
-                        break pid;
-                    }
-                    check(Instant::now() < deadline, "QEMU never started")?;
-                    std::thread::sleep(Duration::from_millis(100));
-                };
+                let (mut child, pid) = vm_up_until_qemu_runs(fx, &name)?;
                 check(
                     std::path::Path::new(&format!("/proc/{pid}")).exists(),
                     "QEMU not running",
