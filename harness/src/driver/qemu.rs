@@ -482,15 +482,7 @@ impl QemuVm {
 
     /// The live SSH session, connecting if needed.
     pub async fn ssh(&mut self) -> Result<&SshSession, DriverError> {
-        if self.ssh.is_none() {
-            let s = SshSession::connect_with_backoff(
-                &self.target,
-                Instant::now() + Duration::from_secs(30),
-            )
-            .await?;
-            self.ssh = Some(s);
-        }
-        Ok(self.ssh.as_ref().expect("just connected"))
+        Ok(SshSession::reuse_or_connect(&mut self.ssh, &self.target).await?)
     }
 
     /// Runs a command on the guest.

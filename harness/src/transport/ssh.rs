@@ -233,6 +233,23 @@ impl SshSession {
     /// Connects, retrying transient failures with exponential backoff
     /// (0.2 s doubling to 2 s) until `deadline`. A wrong host key or a refused
     /// key is not retried.
+    /// The session in `slot`, connecting (with backoff, for up to 30 s) if
+    /// there is none: how a driver keeps one connection per machine.
+    pub async fn reuse_or_connect<'a>(
+        slot: &'a mut Option<SshSession>,
+        target: &SshTarget,
+    ) -> Result<&'a SshSession, SshError> {
+        if slot.is_none() {
+            let s = Self::connect_with_backoff(
+                target,
+                Instant::now() + std::time::Duration::from_secs(30),
+            )
+            .await?;
+            *slot = Some(s);
+        }
+        Ok(slot.as_ref().expect("just connected"))
+    }
+
     pub async fn connect_with_backoff(
         target: &SshTarget,
         deadline: Instant,
