@@ -14,6 +14,9 @@ enum Item {
     /// runs dpkg, chroot runs apt).
     Group(i32),
     Dir(PathBuf),
+    /// A command that tears something down (`vagrant destroy`), run to
+    /// completion after the processes are killed.
+    Run(std::process::Command),
 }
 
 static ITEMS: Mutex<Vec<(u64, Item)>> = Mutex::new(Vec::new());
@@ -52,6 +55,11 @@ pub fn remove_on_signal(dir: &Path) -> Guard {
     register(Item::Dir(dir.to_path_buf()))
 }
 
+/// Run this command (to completion) if the run is interrupted.
+pub fn run_on_signal(cmd: std::process::Command) -> Guard {
+    register(Item::Run(cmd))
+}
+
 /// Mount points at or under `dir`, deepest first (from /proc/self/mountinfo;
 /// octal escapes such as `\040` for a space decoded).
 pub fn mounts_under(dir: &Path) -> Vec<PathBuf> {
@@ -86,7 +94,7 @@ pub fn remove_dir_unmounting(dir: &Path) {
 
 /// Tears down every registered item: processes first, then folders.
 pub fn run_all() {
-    let items: Vec<(u64, Item)> = match ITEMS.lock() {
+    let mut items: Vec<(u64, Item)> = match ITEMS.lock() {
         Ok(mut items) => std::mem::take(&mut *items),
         Err(_) => return,
     };
@@ -101,6 +109,11 @@ pub fn run_all() {
                 kill_and_reap(*pgid);
             }
             _ => {}
+        }
+    }
+    for (_, item) in &mut items {
+        if let Item::Run(cmd) = item {
+            let _ = cmd.status();
         }
     }
     for (_, item) in &items {

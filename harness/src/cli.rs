@@ -110,6 +110,16 @@ struct TestArgs {
     /// Run only shard k of n (e.g. 2/3); `junit merge` combines the shards.
     #[arg(long)]
     partition: Option<suite::Partition>,
+    /// What brings the machines up: `qemu` (built in) or `vagrant` (a box per
+    /// --platform, made from shipshape's image, or per --vagrant-platform file).
+    #[arg(long, value_enum, default_value = "qemu")]
+    driver: DriverKind,
+    /// A Vagrant platform file (e.g. vagrant/platforms/centos-7.yaml); repeatable.
+    #[arg(long = "vagrant-platform")]
+    vagrant_platforms: Vec<PathBuf>,
+    /// The Vagrant provider.
+    #[arg(long, default_value = "libvirt")]
+    vagrant_provider: shipshape_harness::driver::vagrant::Provider,
     /// Run on an existing host instead of fresh VMs: ssh://user@host[:port]
     /// or a running VM's name. Needs --disposable.
     #[arg(long, conflicts_with_all = ["platforms", "jobs", "partition"])]
@@ -124,6 +134,12 @@ struct TestArgs {
     data_disk: String,
     #[command(flatten)]
     ssh: SshArgs,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum DriverKind {
+    Qemu,
+    Vagrant,
 }
 
 /// How to reach and trust an ssh:// target.
@@ -661,6 +677,9 @@ async fn test(home: &Home, args: TestArgs) -> Result<ExitCode> {
     }
     let runs = match &args.target {
         Some(t) => vec![test_on_host(home, t, &args, &chosen, &policy).await?],
+        None if args.driver == DriverKind::Vagrant || !args.vagrant_platforms.is_empty() => {
+            test_on_vagrant(home, &args, &chosen, &policy).await?
+        }
         None => test_on_vms(home, &args, &chosen, &policy).await,
     };
     report_test(&args, &chosen, &runs)
@@ -705,6 +724,74 @@ async fn test_on_host(
         boot: Duration::ZERO,
         duration: started.elapsed(),
     })
+}
+
+/// Every scenario in a fresh `vagrant up` per platform: shipshape's images
+/// as boxes for --platform, and the --vagrant-platform files.
+async fn test_on_vagrant(
+    home: &Home,
+    args: &TestArgs,
+    chosen: &[&scenario::Scenario],
+    policy: &shipshape_checks::Policy,
+) -> Result<Vec<suite::PlatformRun>> {
+    use shipshape_harness::driver::{vagrant, vagrant_box};
+    // Everything is read before any machine comes up: a bad file changes nothing.
+    let mut platforms = Vec::new();
+    for f in &args.vagrant_platforms {
+        platforms.push((
+            vagrant::VagrantPlatform::load(f).map_err(anyhow::Error::msg)?,
+            None,
+        ));
+    }
+    let images: Vec<Platform> = if args.platforms.is_empty() && args.vagrant_platforms.is_empty() {
+        vec![Platform::Debian12]
+    } else {
+        args.platforms.clone()
+    };
+    let reaped = vagrant::reap(home);
+    if reaped > 0 {
+        eprintln!("destroyed {reaped} Vagrant instance(s) left by a killed run");
+    }
+    for p in images {
+        let progress = Progress::new(&format!("image {p}"));
+        let image = image::ensure(home, p, &progress).await?;
+        progress.stage("vagrant box");
+        let name = vagrant_box::ensure(home, &image).await?;
+        progress.finish(&format!("box {name}"));
+        let mut vp = vagrant::VagrantPlatform::for_image(&image);
+        vp.box_name = name;
+        let accel = shipshape_harness::driver::accel::choose(&image.kernel, home.root());
+        platforms.push((vp, Some(accel)));
+    }
+    let mut runs = Vec::new();
+    for (vp, accel) in &platforms {
+        // libvirt's "kvm" domain type only where KVM really boots a kernel.
+        let driver = match (accel, &vp.libvirt_driver) {
+            (_, Some(d)) => d.clone(),
+            (Some(shipshape_harness::driver::accel::Accel::Tcg), None) => "qemu".to_string(),
+            _ => "kvm".to_string(),
+        };
+        eprintln!(
+            "shipshape test: {} scenario(s) on {} through Vagrant ({}, domain type {driver}), a fresh machine each",
+            chosen.len(),
+            vp.name,
+            args.vagrant_provider.name()
+        );
+        let label = vp.name.clone();
+        runs.push(
+            suite::run_vagrant(
+                home,
+                vp,
+                args.vagrant_provider,
+                &driver,
+                chosen,
+                policy,
+                &|r| print_result(&label, r),
+            )
+            .await,
+        );
+    }
+    Ok(runs)
 }
 
 fn print_result(on: &str, r: &scenario::ScenarioResult) {

@@ -60,7 +60,7 @@ impl Owner {
         std::fs::write(dir.join(OWNER), serde_json::to_vec(&Self::current())?)
     }
 
-    fn of_folder(dir: &Path) -> Option<Self> {
+    pub fn of_folder(dir: &Path) -> Option<Self> {
         serde_json::from_slice(&std::fs::read(dir.join(OWNER)).ok()?).ok()
     }
 }

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use shipshape_checks::Policy;
 
-use crate::driver::{BootOptions, QemuVm};
+use crate::driver::vagrant::{Provider, VagrantPlatform};
+use crate::driver::{BootOptions, QemuVm, VagrantVm};
 use crate::image;
 use crate::paths::Home;
 use crate::platform::Platform;
@@ -357,6 +358,61 @@ pub async fn run_platform(
     .await
     .pop()
     .expect("one platform")
+}
+
+/// Runs `scenarios` through Vagrant, Test-Kitchen style: every scenario gets
+/// its own `vagrant up`, and a `vagrant destroy` after it, so each starts
+/// from the box as it was built (Vagrant has no snapshot reset to lean on).
+pub async fn run_vagrant(
+    home: &Home,
+    platform: &VagrantPlatform,
+    provider: Provider,
+    libvirt_driver: &str,
+    scenarios: &[&Scenario],
+    policy: &Policy,
+    on_result: &(dyn Fn(&ScenarioResult) + Send + Sync),
+) -> PlatformRun {
+    let started = Instant::now();
+    let label = format!("{}-vagrant", platform.name);
+    let mut results = Vec::new();
+    let mut boot = Duration::ZERO;
+    for (i, sc) in scenarios.iter().enumerate() {
+        let progress = Progress::new(&format!("{label} {}", sc.name));
+        progress.stage("vagrant up");
+        let name = format!("{}-{}-{i}", platform.name, std::process::id());
+        let r = match VagrantVm::up(
+            home,
+            platform,
+            provider,
+            libvirt_driver,
+            &name,
+            Duration::from_secs(600),
+        )
+        .await
+        {
+            Ok(mut vm) => {
+                boot += vm.up_took;
+                progress.finish(&format!("up in {:.1}s", vm.up_took.as_secs_f64()));
+                let r = run_scenario(&mut vm, sc, policy).await;
+                vm.destroy().await;
+                r
+            }
+            Err(e) => {
+                progress.finish("vagrant up failed");
+                failed(sc, format!("vagrant up failed: {e}"))
+            }
+        };
+        on_result(&r);
+        results.push(r);
+    }
+    PlatformRun {
+        label,
+        platform: None,
+        results,
+        error: None,
+        boot,
+        duration: started.elapsed(),
+    }
 }
 
 #[cfg(test)]

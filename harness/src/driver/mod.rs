@@ -1,12 +1,15 @@
 //! Drivers bring up target machines. `qemu` is the default: a local VM booted
 //! from an image that `image` builds from Debian packages. `ssh_host` is an
 //! existing machine reached over SSH (the image-pipeline gate, or a
-//! disposable host a user lends to the scenarios).
+//! disposable host a user lends to the scenarios). `vagrant` brings a box up
+//! with `vagrant up` and reaches it over the same SSH transport.
 
 pub mod accel;
 pub mod qemu;
 pub mod qmp;
 pub mod ssh_host;
+pub mod vagrant;
+pub mod vagrant_box;
 pub mod warm;
 
 use std::future::Future;
@@ -14,6 +17,7 @@ use std::time::Duration;
 
 pub use qemu::{BootOptions, DriverError, QemuVm};
 pub use ssh_host::SshHost;
+pub use vagrant::VagrantVm;
 
 use crate::fix::FixContext;
 use crate::transport::ssh::SshSession;

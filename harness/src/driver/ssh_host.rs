@@ -25,6 +25,15 @@ impl SshHost {
     /// before any scenario starts.
     pub async fn connect(target: SshTarget, data_disk: String) -> Result<Self, DriverError> {
         let session = crate::target::connect_ssh(&target).await?;
+        Self::with_session(target, session, data_disk)
+    }
+
+    /// A host already connected (the Vagrant driver's, once `vagrant up` is done).
+    pub fn with_session(
+        target: SshTarget,
+        session: SshSession,
+        data_disk: String,
+    ) -> Result<Self, DriverError> {
         let tls_dir = tempfile::Builder::new()
             .prefix("shipshape-tls-")
             .tempdir()

@@ -116,8 +116,15 @@ async fn run_command(
             verdict,
         );
     }
+    // Where the machine's added disk is differs by driver (/dev/sdb under
+    // QEMU, a by-id path under Vagrant): steps read it from the environment.
+    let disk = crate::shell::quote(&vm.fix_context().data_disk);
     let session = vm.ssh().await.map_err(|e| e.to_string())?;
-    let result = session.exec_timeout(&step.run, limit).await;
+    let command = format!(
+        "SHIPSHAPE_DATA_DISK={disk}; export SHIPSHAPE_DATA_DISK\n{}",
+        step.run
+    );
+    let result = session.exec_timeout(&command, limit).await;
     let (output, verdict) = match result {
         Ok(out) => {
             let text = format!(

@@ -1,0 +1,664 @@
+//! The Vagrant driver: one `vagrant up` per instance, from a Vagrantfile
+//! rendered out of `vagrant/Vagrantfile.hbs` into the instance folder. The
+//! machine is then reached over the same pinned SSH transport as every other
+//! target: Vagrant's `ssh-config` gives the address and key, and the host key
+//! is one generated for the instance and installed by the Vagrantfile's first
+//! provisioner. Reboots go through SSH (boot id), like the `ssh` driver.
+//! `destroy` runs at the end, on a signal (registered with `cleanup`), and for
+//! instances a killed run left behind (`reap`).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use handlebars::Handlebars;
+use serde::{Deserialize, Serialize};
+
+use crate::cleanup::{self, Guard};
+use crate::driver::{DriverError, SshHost};
+use crate::fix::FixContext;
+use crate::image::Image;
+use crate::instance::Owner;
+use crate::paths::{self, Home};
+use crate::transport::ssh::{self, SshSession, SshTarget};
+
+pub const TEMPLATE: &str = include_str!("../../../vagrant/Vagrantfile.hbs");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Provider {
+    Libvirt,
+    Virtualbox,
+}
+
+impl Provider {
+    pub fn name(self) -> &'static str {
+        match self {
+            Provider::Libvirt => "libvirt",
+            Provider::Virtualbox => "virtualbox",
+        }
+    }
+}
+
+impl std::str::FromStr for Provider {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "libvirt" => Ok(Provider::Libvirt),
+            "virtualbox" => Ok(Provider::Virtualbox),
+            _ => Err(format!("`{s}`: expected libvirt or virtualbox")),
+        }
+    }
+}
+
+fn default_memory() -> u32 {
+    2048
+}
+fn default_cpus() -> u32 {
+    2
+}
+fn default_disk_gb() -> u32 {
+    2
+}
+
+/// A Vagrant platform: a box and how to log in to it. The Debian ones are
+/// made from shipshape's own images (`for_image`); others come from YAML
+/// files such as `vagrant/platforms/centos-7.yaml`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VagrantPlatform {
+    pub name: String,
+    #[serde(rename = "box")]
+    pub box_name: String,
+    #[serde(default)]
+    pub box_url: Option<String>,
+    pub ssh_user: String,
+    /// The key Vagrant logs in with; `None`: Vagrant inserts its own.
+    #[serde(default)]
+    pub private_key: Option<PathBuf>,
+    #[serde(default = "default_memory")]
+    pub memory_mb: u32,
+    #[serde(default = "default_cpus")]
+    pub cpus: u32,
+    #[serde(default = "default_disk_gb")]
+    pub data_disk_gb: u32,
+    /// Where the added disk shows in the guest, per provider.
+    pub data_disk: BTreeMap<Provider, String>,
+    #[serde(default)]
+    pub virtualbox_controller: Option<String>,
+    /// Commands run as root once the box is up.
+    #[serde(default)]
+    pub provision: Option<String>,
+    /// The box's root disk sits on pvscsi, and the kernel takes this command
+    /// line (shipshape's own images, which carry no bootloader).
+    #[serde(default)]
+    pub root_on_pvscsi: bool,
+    #[serde(default)]
+    pub cmd_line: Option<String>,
+    /// libvirt's domain type: `kvm`, or `qemu` where KVM cannot boot a
+    /// kernel. Default: what shipshape's accelerator probe found, else `kvm`.
+    #[serde(default)]
+    pub libvirt_driver: Option<String>,
+}
+
+impl VagrantPlatform {
+    /// Reads a platform file; errors name the file, line and field.
+    pub fn load(path: &Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let p: Self =
+            serde_saphyr::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        if p.data_disk.is_empty() {
+            return Err(format!(
+                "{}: data_disk: say where the added disk shows, e.g. `libvirt: /dev/disk/by-id/virtio-shipshape-data`",
+                path.display()
+            ));
+        }
+        Ok(p)
+    }
+
+    /// The platform for one of shipshape's images, as a box `vagrant_box`
+    /// makes from it: root logs in with the image's client key.
+    pub fn for_image(image: &Image) -> Self {
+        Self {
+            name: image.platform.name().into(),
+            box_name: crate::driver::vagrant_box::box_name(image),
+            box_url: None,
+            ssh_user: "root".into(),
+            private_key: Some(image.client_key.clone()),
+            memory_mb: default_memory(),
+            cpus: default_cpus(),
+            data_disk_gb: default_disk_gb(),
+            data_disk: BTreeMap::from([(
+                Provider::Libvirt,
+                "/dev/disk/by-id/virtio-shipshape-data".to_string(),
+            )]),
+            virtualbox_controller: None,
+            provision: None,
+            root_on_pvscsi: true,
+            cmd_line: Some(crate::image::KERNEL_CMDLINE.into()),
+            libvirt_driver: None,
+        }
+    }
+}
+
+/// A Ruby string literal: double-quoted, with `\`, `"` and `#` escaped (the
+/// last so that `#{…}` in a value is never interpolated).
+fn ruby_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '#' => out.push_str("\\#"),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// What the template needs beyond the platform.
+pub struct RenderInput<'a> {
+    pub name: &'a str,
+    pub provider: Provider,
+    pub libvirt_driver: &'a str,
+    pub host_key: &'a Path,
+    pub console_log: &'a Path,
+    pub boot_timeout: Duration,
+}
+
+/// The Vagrantfile for one instance.
+pub fn render(p: &VagrantPlatform, input: &RenderInput) -> Result<String, String> {
+    let mut hb = Handlebars::new();
+    hb.set_strict_mode(true);
+    hb.register_escape_fn(handlebars::no_escape);
+    hb.register_helper(
+        "rb",
+        Box::new(
+            |h: &handlebars::Helper,
+             _: &Handlebars,
+             _: &handlebars::Context,
+             _: &mut handlebars::RenderContext,
+             out: &mut dyn handlebars::Output|
+             -> handlebars::HelperResult {
+                let v = h
+                    .param(0)
+                    .ok_or_else(|| handlebars::RenderErrorReason::ParamNotFoundForIndex("rb", 0))?;
+                let s = match v.value() {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                out.write(&ruby_string(&s))?;
+                Ok(())
+            },
+        ),
+    );
+    let data = serde_json::json!({
+        "name": input.name,
+        "box": p.box_name,
+        "box_url": p.box_url.clone().unwrap_or_default(),
+        "boot_timeout": input.boot_timeout.as_secs(),
+        "ssh_user": p.ssh_user,
+        "private_key": p.private_key.as_ref().map(|k| k.display().to_string()).unwrap_or_default(),
+        "root_login": p.ssh_user == "root",
+        "host_key": input.host_key.display().to_string(),
+        "provision": p.provision.clone().unwrap_or_default(),
+        "libvirt_driver": input.libvirt_driver,
+        "memory_mb": p.memory_mb,
+        "cpus": p.cpus,
+        "console_log": input.console_log.display().to_string(),
+        "data_disk_gb": p.data_disk_gb,
+        "data_disk_mb": u64::from(p.data_disk_gb) * 1024,
+        "root_on_pvscsi": p.root_on_pvscsi,
+        "cmd_line": p.cmd_line.clone().unwrap_or_default(),
+        "virtualbox_controller": p.virtualbox_controller.clone().unwrap_or_else(|| "SATA Controller".into()),
+    });
+    hb.render_template(TEMPLATE, &data)
+        .map_err(|e| format!("rendering vagrant/Vagrantfile.hbs: {e}"))
+}
+
+/// The folder that holds Vagrant's own state (boxes), and the instances.
+pub fn vagrant_home(home: &Home) -> PathBuf {
+    home.root().join("vagrant.d")
+}
+
+pub fn instances_dir(home: &Home) -> PathBuf {
+    home.root().join("vagrant")
+}
+
+/// A `vagrant` command for `dir` (or no instance), with shipshape's Vagrant
+/// home and no update checks (these machines reach no Vagrant Cloud).
+pub fn command(home: &Home, dir: Option<&Path>) -> std::process::Command {
+    let mut c = std::process::Command::new("vagrant");
+    c.env("VAGRANT_HOME", vagrant_home(home))
+        .env("VAGRANT_CHECKPOINT_DISABLE", "1")
+        .env("VAGRANT_NO_COLOR", "1")
+        .env("VAGRANT_DEFAULT_PROVIDER", "libvirt")
+        .stdin(Stdio::null());
+    if let Some(d) = dir {
+        c.env("VAGRANT_CWD", d).current_dir(d);
+    }
+    c
+}
+
+/// Runs a vagrant command to completion in its own process group (killed on
+/// a signal), its output appended to `log`.
+pub async fn run_logged(
+    mut cmd: std::process::Command,
+    log: &Path,
+    what: &str,
+    limit: Duration,
+) -> Result<(), DriverError> {
+    use std::os::unix::process::CommandExt;
+    let out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .map_err(|source| DriverError::Io {
+            context: format!("opening {}", log.display()),
+            source,
+        })?;
+    let err = out.try_clone().map_err(|source| DriverError::Io {
+        context: "duplicating the log handle".into(),
+        source,
+    })?;
+    cmd.stdout(out).stderr(err).process_group(0);
+    let mut child = tokio::process::Command::from(cmd)
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|source| DriverError::Io {
+            context: format!("starting `{what}` (is Vagrant installed? see vagrant/README.md)"),
+            source,
+        })?;
+    let pid = child.id().unwrap_or(0) as i32;
+    let _group = cleanup::kill_group_on_signal(pid);
+    let status = match tokio::time::timeout(limit, child.wait()).await {
+        Ok(s) => s.map_err(|source| DriverError::Io {
+            context: format!("waiting for `{what}`"),
+            source,
+        })?,
+        Err(_) => {
+            // SAFETY: a signal to the process group this call created.
+            unsafe {
+                libc::kill(-pid, libc::SIGKILL);
+            }
+            let _ = child.wait().await;
+            return Err(DriverError::Timeout {
+                what: format!("`{what}`"),
+                after: limit,
+                console: tail(log, 30),
+            });
+        }
+    };
+    if !status.success() {
+        return Err(DriverError::Tool {
+            tool: what.into(),
+            detail: format!(
+                "{status}; last lines of {}:\n{}",
+                log.display(),
+                tail(log, 30)
+            ),
+        });
+    }
+    Ok(())
+}
+
+fn tail(path: &Path, n: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// `vagrant ssh-config`'s answer, as far as the transport needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SshConfig {
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub identity: PathBuf,
+}
+
+pub fn parse_ssh_config(text: &str) -> Result<SshConfig, String> {
+    let mut get = BTreeMap::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if let Some((k, v)) = line.split_once(char::is_whitespace) {
+            get.entry(k.to_ascii_lowercase())
+                .or_insert_with(|| v.trim().trim_matches('"').to_string());
+        }
+    }
+    let field = |k: &str| {
+        get.get(k)
+            .cloned()
+            .ok_or_else(|| format!("`vagrant ssh-config` gave no {k}: {text:?}"))
+    };
+    Ok(SshConfig {
+        host: field("hostname")?,
+        port: field("port")?
+            .parse()
+            .map_err(|e| format!("`vagrant ssh-config`: bad Port: {e}"))?,
+        user: field("user")?,
+        identity: PathBuf::from(field("identityfile")?),
+    })
+}
+
+/// A machine brought up by `vagrant up`.
+pub struct VagrantVm {
+    pub name: String,
+    pub dir: PathBuf,
+    home: Home,
+    /// Set once the machine answers; `up` returns only after that.
+    host: Option<SshHost>,
+    console: PathBuf,
+    pub up_took: Duration,
+    destroyed: bool,
+    _teardown: Guard,
+    _dir_guard: Guard,
+}
+
+/// The command that removes an instance whatever state it is in: Vagrant's
+/// destroy, then libvirt's, for a domain a killed `vagrant up` had defined
+/// but not yet recorded.
+fn teardown_command(home: &Home, dir: &Path, name: &str) -> std::process::Command {
+    let mut c = command(home, Some(dir));
+    c.args(["destroy", "-f"]);
+    let domain = format!("shipshape-{name}");
+    let mut sh = std::process::Command::new("sh");
+    sh.arg("-c")
+        .arg(
+            "\"$0\" \"$@\" >/dev/null 2>&1; \
+             virsh -c qemu:///system destroy \"$DOMAIN\" >/dev/null 2>&1; \
+             virsh -c qemu:///system undefine \"$DOMAIN\" --remove-all-storage >/dev/null 2>&1; true",
+        )
+        .arg(c.get_program())
+        .args(c.get_args())
+        .env("DOMAIN", domain)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for (k, v) in c.get_envs() {
+        if let Some(v) = v {
+            sh.env(k, v);
+        }
+    }
+    if let Some(d) = c.get_current_dir() {
+        sh.current_dir(d);
+    }
+    sh
+}
+
+impl VagrantVm {
+    /// Renders the Vagrantfile, runs `vagrant up`, and connects with the
+    /// pinned host key. Whatever fails, nothing is left running.
+    pub async fn up(
+        home: &Home,
+        platform: &VagrantPlatform,
+        provider: Provider,
+        libvirt_driver: &str,
+        name: &str,
+        boot_timeout: Duration,
+    ) -> Result<Self, DriverError> {
+        let started = Instant::now();
+        let dir = instances_dir(home).join(name);
+        if dir.exists() {
+            return Err(DriverError::Exists(name.into()));
+        }
+        paths::private_dir(&dir).map_err(|source| DriverError::Io {
+            context: format!("creating {}", dir.display()),
+            source,
+        })?;
+        Owner::claim(&dir).map_err(|source| DriverError::Io {
+            context: "claiming the instance folder".into(),
+            source,
+        })?;
+        let _dir_guard = cleanup::remove_on_signal(&dir);
+        let _teardown = cleanup::run_on_signal(teardown_command(home, &dir, name));
+        let data_disk =
+            platform
+                .data_disk
+                .get(&provider)
+                .cloned()
+                .ok_or_else(|| DriverError::Tool {
+                    tool: "vagrant".into(),
+                    detail: format!(
+                        "platform {} says no data_disk for provider {}",
+                        platform.name,
+                        provider.name()
+                    ),
+                })?;
+        let mut vm = Self {
+            name: name.into(),
+            dir: dir.clone(),
+            home: home.clone(),
+            host: None,
+            console: dir.join("console.log"),
+            up_took: Duration::ZERO,
+            destroyed: false,
+            _teardown,
+            _dir_guard,
+        };
+        let host_key = dir.join("host_ed25519_key");
+        let out = tokio::process::Command::new("ssh-keygen")
+            .args([
+                "-q",
+                "-t",
+                "ed25519",
+                "-N",
+                "",
+                "-C",
+                "shipshape-vagrant",
+                "-f",
+            ])
+            .arg(&host_key)
+            .output()
+            .await
+            .map_err(|source| DriverError::Io {
+                context: "running ssh-keygen".into(),
+                source,
+            })?;
+        if !out.status.success() {
+            return Err(DriverError::Tool {
+                tool: "ssh-keygen".into(),
+                detail: String::from_utf8_lossy(&out.stderr).into(),
+            });
+        }
+        let pinned = std::fs::read_to_string(host_key.with_extension("pub")).map_err(|source| {
+            DriverError::Io {
+                context: "reading the instance's host key".into(),
+                source,
+            }
+        })?;
+        let pinned = ssh::parse_public_key(&pinned).map_err(|reason| DriverError::Tool {
+            tool: "ssh-keygen".into(),
+            detail: reason,
+        })?;
+        let text = render(
+            platform,
+            &RenderInput {
+                name,
+                provider,
+                libvirt_driver,
+                host_key: &host_key,
+                console_log: &vm.console,
+                boot_timeout,
+            },
+        )
+        .map_err(|detail| DriverError::Tool {
+            tool: "vagrant".into(),
+            detail,
+        })?;
+        std::fs::write(dir.join("Vagrantfile"), text).map_err(|source| DriverError::Io {
+            context: "writing the Vagrantfile".into(),
+            source,
+        })?;
+        let log = dir.join("vagrant.log");
+        let mut up = command(home, Some(&dir));
+        up.args(["up", "--provider", provider.name()]);
+        run_logged(
+            up,
+            &log,
+            "vagrant up",
+            boot_timeout + Duration::from_secs(120),
+        )
+        .await?;
+        let mut cfg = command(home, Some(&dir));
+        cfg.arg("ssh-config");
+        let out = tokio::process::Command::from(cfg)
+            .output()
+            .await
+            .map_err(|source| DriverError::Io {
+                context: "running vagrant ssh-config".into(),
+                source,
+            })?;
+        let cfg = parse_ssh_config(&String::from_utf8_lossy(&out.stdout)).map_err(|detail| {
+            DriverError::Tool {
+                tool: "vagrant ssh-config".into(),
+                detail,
+            }
+        })?;
+        let target = SshTarget {
+            host: cfg.host,
+            port: cfg.port,
+            user: "root".into(),
+            key_path: cfg.identity,
+            host_key: Some(pinned),
+        };
+        let session =
+            SshSession::connect_with_backoff(&target, Instant::now() + Duration::from_secs(60))
+                .await
+                .map_err(Box::new)?;
+        // `degraded` still means the boot finished.
+        session
+            .exec_timeout("systemctl is-system-running --wait || true", boot_timeout)
+            .await
+            .map_err(Box::new)?;
+        vm.host = Some(SshHost::with_session(target, session, data_disk)?);
+        vm.up_took = started.elapsed();
+        Ok(vm)
+    }
+
+    /// `vagrant destroy -f`, then the folder.
+    pub async fn destroy(mut self) {
+        self.destroyed = true;
+        let cmd = teardown_command(&self.home, &self.dir, &self.name);
+        let dir = self.dir.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            let mut cmd = cmd;
+            let _ = cmd.status();
+            cleanup::remove_dir_unmounting(&dir);
+        })
+        .await;
+    }
+
+    pub fn console_tail(&self) -> String {
+        tail(&self.console, 25)
+    }
+}
+
+impl Drop for VagrantVm {
+    fn drop(&mut self) {
+        if !self.destroyed {
+            let _ = teardown_command(&self.home, &self.dir, &self.name).status();
+            cleanup::remove_dir_unmounting(&self.dir);
+        }
+    }
+}
+
+impl VagrantVm {
+    fn host(&self) -> &SshHost {
+        self.host
+            .as_ref()
+            .expect("`up` returns only once connected")
+    }
+    fn host_mut(&mut self) -> &mut SshHost {
+        self.host
+            .as_mut()
+            .expect("`up` returns only once connected")
+    }
+}
+
+impl crate::driver::Machine for VagrantVm {
+    async fn ssh(&mut self) -> Result<&SshSession, DriverError> {
+        crate::driver::Machine::ssh(self.host_mut()).await
+    }
+    fn fix_context(&self) -> FixContext {
+        crate::driver::Machine::fix_context(self.host())
+    }
+    fn docker_tls_addr(&self) -> (String, u16) {
+        crate::driver::Machine::docker_tls_addr(self.host())
+    }
+    async fn reboot(&mut self, limit: Duration) -> Result<Duration, DriverError> {
+        match crate::driver::Machine::reboot(self.host_mut(), limit).await {
+            Err(DriverError::Timeout { what, after, .. }) => Err(DriverError::Timeout {
+                what,
+                after,
+                console: self.console_tail(),
+            }),
+            r => r,
+        }
+    }
+    fn death_report(&mut self) -> Option<String> {
+        let out = std::process::Command::new("virsh")
+            .args(["-c", "qemu:///system", "domstate"])
+            .arg(format!("shipshape-{}", self.name))
+            .output()
+            .ok()?;
+        let state = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        (state != "running").then(|| {
+            format!(
+                "libvirt domain shipshape-{} is {}; console tail:\n{}",
+                self.name,
+                if state.is_empty() { "gone" } else { &state },
+                self.console_tail()
+            )
+        })
+    }
+}
+
+/// Destroys the instances whose owning run is gone (killed before its own
+/// teardown).
+pub fn reap(home: &Home) -> usize {
+    let Ok(entries) = std::fs::read_dir(instances_dir(home)) else {
+        return 0;
+    };
+    let mut n = 0;
+    for e in entries.flatten() {
+        let dir = e.path();
+        if Owner::of_folder(&dir).is_some_and(|o| o.alive()) {
+            continue;
+        }
+        let name = e.file_name().to_string_lossy().into_owned();
+        let _ = teardown_command(home, &dir, &name).status();
+        cleanup::remove_dir_unmounting(&dir);
+        n += 1;
+    }
+    n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ruby_strings_cannot_interpolate_or_break_out() {
+        assert_eq!(ruby_string(r#"a"b\c#{x}"#), r#""a\"b\\c\#{x}""#);
+    }
+
+    #[test]
+    fn ssh_config_is_read_like_vagrant_writes_it() {
+        let text = "Host default\n  HostName 192.168.121.57\n  User root\n  Port 22\n  UserKnownHostsFile /dev/null\n  IdentityFile \"/a b/private_key\"\n  IdentitiesOnly yes\n";
+        assert_eq!(
+            parse_ssh_config(text).unwrap(),
+            SshConfig {
+                host: "192.168.121.57".into(),
+                port: 22,
+                user: "root".into(),
+                identity: PathBuf::from("/a b/private_key"),
+            }
+        );
+        assert!(parse_ssh_config("Host default\n").is_err());
+    }
+}
