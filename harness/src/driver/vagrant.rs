@@ -107,7 +107,7 @@ impl VagrantPlatform {
     pub fn load(path: &Path) -> Result<Self, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let p: Self =
-            serde_saphyr::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+            serde_saphyr::from_str(&text).map_err(|e| crate::policy::yaml_error(path, &e))?;
         if p.data_disk.is_empty() {
             return Err(format!(
                 "{}: data_disk: say where the added disk shows, e.g. `libvirt: /dev/disk/by-id/virtio-shipshape-data`",
