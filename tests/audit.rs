@@ -475,6 +475,70 @@ fn main() {
             },
         ));
     }
+    // debian-13 (docker.io 26) through the CLI's own boot of the platform: the
+    // same verdicts as debian-12's fresh image. Per-push CI runs its scenarios
+    // only in the nightly, so this is where every push sees debian-13.
+    trials.push(Trial::test(
+        "fresh_debian_13_gives_the_same_verdicts_through_the_cli",
+        || {
+            let dir = tempfile::tempdir()?;
+            let json_path = dir.path().join("d13.json");
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_shipshape"))
+                .args([
+                    "audit",
+                    "--target",
+                    "debian-13",
+                    "--format",
+                    "json",
+                    "--output",
+                ])
+                .arg(&json_path)
+                .output()?;
+            // Something fails on a fresh image: exit 1, and the report is written.
+            if out.status.code() != Some(1) {
+                return Err(format!(
+                    "exit {:?} (expected 1): {}",
+                    out.status.code(),
+                    String::from_utf8_lossy(&out.stderr)
+                )
+                .into());
+            }
+            let doc: Value = serde_json::from_str(&std::fs::read_to_string(&json_path)?)?;
+            let controls = doc["controls"].as_array().ok_or("no controls array")?;
+            let mut wrong = Vec::new();
+            for (id, want) in FRESH_DEBIAN_12 {
+                match controls.iter().find(|c| c["id"] == *id) {
+                    Some(c) if c["verdict"] == *want => {}
+                    Some(c) => wrong.push(format!("{id}: {} (expected {want})", c["verdict"])),
+                    None => wrong.push(format!("{id}: missing")),
+                }
+            }
+            if controls.len() != FRESH_DEBIAN_12.len() {
+                wrong.push(format!(
+                    "{} controls audited, {} expected",
+                    controls.len(),
+                    FRESH_DEBIAN_12.len()
+                ));
+            }
+            if doc["round_trips"] != 1 {
+                wrong.push(format!("{} round trips", doc["round_trips"]));
+            }
+            // The engine really is debian-13's.
+            let version = controls
+                .iter()
+                .find(|c| c["id"] == "legacy-registry")
+                .map(|c| c["why"].to_string())
+                .unwrap_or_default();
+            if !version.contains("Docker 26.") {
+                wrong.push(format!("not docker.io 26: {version}"));
+            }
+            if wrong.is_empty() {
+                Ok(())
+            } else {
+                Err(wrong.join("\n").into())
+            }
+        },
+    ));
     {
         let fx = fx.clone();
         trials.push(Trial::test("cli_audit_formats_and_exit_codes", move || {

@@ -179,7 +179,8 @@ fn main() {
             }
             let board = board.clone();
             trials.push(
-                Trial::test(name.clone(), move || wait_for(&board, &name)).with_ignored_flag(ignored),
+                Trial::test(name.clone(), move || wait_for(&board, &name))
+                    .with_ignored_flag(ignored),
             );
         }
     }

@@ -58,7 +58,10 @@ fn leftovers(home: &Home) -> Vec<String> {
             .map(|v| format!("volume {v}")),
     );
     if let Ok(rd) = std::fs::read_dir(vagrant::instances_dir(home)) {
-        left.extend(rd.flatten().map(|e| format!("folder {}", e.path().display())));
+        left.extend(
+            rd.flatten()
+                .map(|e| format!("folder {}", e.path().display())),
+        );
     }
     left
 }
@@ -162,7 +165,11 @@ fn scenarios_through_vagrant(home: &Home) -> Result<(), Failed> {
     eprintln!("through Vagrant in {:.0}s", started.elapsed().as_secs_f64());
     let xml = std::fs::read_to_string(&junit).unwrap_or_default();
     if !out.status.success() {
-        return Err(format!("shipshape test exited {:?}:\n{err}\n{xml}", out.status.code()).into());
+        return Err(format!(
+            "shipshape test exited {:?}:\n{err}\n{xml}",
+            out.status.code()
+        )
+        .into());
     }
     for want in [
         r#"<testsuite name="debian-12-vagrant" tests="2" skipped="0" errors="0" failures="0""#,
@@ -277,11 +284,17 @@ fn main() {
     let h2 = home.clone();
     let h3 = home.clone();
     let trials = vec![
-        Trial::test("centos_7_platform_renders_a_vagrantfile_ruby_accepts", render_centos),
-        Trial::test("a_bad_platform_file_is_refused_before_anything_starts", move || {
-            libvirtd()?;
-            bad_platform_file(&h)
-        }),
+        Trial::test(
+            "centos_7_platform_renders_a_vagrantfile_ruby_accepts",
+            render_centos,
+        ),
+        Trial::test(
+            "a_bad_platform_file_is_refused_before_anything_starts",
+            move || {
+                libvirtd()?;
+                bad_platform_file(&h)
+            },
+        ),
         Trial::test(
             "disk_reboot_and_container_scenarios_pass_through_vagrant_and_nothing_is_left",
             move || {
