@@ -84,7 +84,7 @@ fn render_centos() -> Result<(), Failed> {
         for want in [
             r#"m.vm.box = "centos/7""#,
             r#"m.ssh.username = "vagrant""#,
-            r#"lv.storage :file, size: "2G", bus: "virtio", serial: "shipshape-data""#,
+            r#"lv.storage :file, size: "2G", bus: "virtio", serial: "shipshape-data", cache: "unsafe""#,
             r#""createmedium", "disk", "--filename", disk, "--size", 2048"#,
             r#""--storagectl", "IDE""#,
             "docker-ce-19.03.8",

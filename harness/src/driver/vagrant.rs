@@ -207,6 +207,7 @@ pub fn render(p: &VagrantPlatform, input: &RenderInput) -> Result<String, String
         "host_key": input.host_key.display().to_string(),
         "provision": p.provision.clone().unwrap_or_default(),
         "libvirt_driver": input.libvirt_driver,
+        "tcg": input.libvirt_driver == "qemu",
         "memory_mb": p.memory_mb,
         "cpus": p.cpus,
         "console_log": input.console_log.display().to_string(),
