@@ -57,7 +57,7 @@ pub enum DriverError {
     NoSnapshot,
 }
 
-fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> DriverError {
+pub(crate) fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> DriverError {
     let context = context.into();
     move |source| DriverError::Io { context, source }
 }

@@ -16,6 +16,7 @@ use handlebars::Handlebars;
 use serde::{Deserialize, Serialize};
 
 use crate::cleanup::{self, Guard};
+use crate::driver::qemu::{io, tail};
 use crate::driver::{DriverError, SshHost};
 use crate::fix::FixContext;
 use crate::image::Image;
@@ -258,29 +259,19 @@ pub async fn run_logged(
         .create(true)
         .append(true)
         .open(log)
-        .map_err(|source| DriverError::Io {
-            context: format!("opening {}", log.display()),
-            source,
-        })?;
-    let err = out.try_clone().map_err(|source| DriverError::Io {
-        context: "duplicating the log handle".into(),
-        source,
-    })?;
+        .map_err(io(format!("opening {}", log.display())))?;
+    let err = out.try_clone().map_err(io("duplicating the log handle"))?;
     cmd.stdout(out).stderr(err).process_group(0);
     let mut child = tokio::process::Command::from(cmd)
         .kill_on_drop(true)
         .spawn()
-        .map_err(|source| DriverError::Io {
-            context: format!("starting `{what}` (is Vagrant installed? see vagrant/README.md)"),
-            source,
-        })?;
+        .map_err(io(format!(
+            "starting `{what}` (is Vagrant installed? see vagrant/README.md)"
+        )))?;
     let pid = child.id().unwrap_or(0) as i32;
     let _group = cleanup::kill_group_on_signal(pid);
     let status = match tokio::time::timeout(limit, child.wait()).await {
-        Ok(s) => s.map_err(|source| DriverError::Io {
-            context: format!("waiting for `{what}`"),
-            source,
-        })?,
+        Ok(s) => s.map_err(io(format!("waiting for `{what}`")))?,
         Err(_) => {
             // SAFETY: a signal to the process group this call created.
             unsafe {
@@ -305,12 +296,6 @@ pub async fn run_logged(
         });
     }
     Ok(())
-}
-
-fn tail(path: &Path, n: usize) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
 /// `vagrant ssh-config`'s answer, as far as the transport needs it.
@@ -407,14 +392,8 @@ impl VagrantVm {
         if dir.exists() {
             return Err(DriverError::Exists(name.into()));
         }
-        paths::private_dir(&dir).map_err(|source| DriverError::Io {
-            context: format!("creating {}", dir.display()),
-            source,
-        })?;
-        Owner::claim(&dir).map_err(|source| DriverError::Io {
-            context: "claiming the instance folder".into(),
-            source,
-        })?;
+        paths::private_dir(&dir).map_err(io(format!("creating {}", dir.display())))?;
+        Owner::claim(&dir).map_err(io("claiming the instance folder"))?;
         let _dir_guard = cleanup::remove_on_signal(&dir);
         let _teardown = cleanup::run_on_signal(teardown_command(home, &dir, name));
         let data_disk =
@@ -456,22 +435,15 @@ impl VagrantVm {
             .arg(&host_key)
             .output()
             .await
-            .map_err(|source| DriverError::Io {
-                context: "running ssh-keygen".into(),
-                source,
-            })?;
+            .map_err(io("running ssh-keygen"))?;
         if !out.status.success() {
             return Err(DriverError::Tool {
                 tool: "ssh-keygen".into(),
                 detail: String::from_utf8_lossy(&out.stderr).into(),
             });
         }
-        let pinned = std::fs::read_to_string(host_key.with_extension("pub")).map_err(|source| {
-            DriverError::Io {
-                context: "reading the instance's host key".into(),
-                source,
-            }
-        })?;
+        let pinned = std::fs::read_to_string(host_key.with_extension("pub"))
+            .map_err(io("reading the instance's host key"))?;
         let pinned = ssh::parse_public_key(&pinned).map_err(|reason| DriverError::Tool {
             tool: "ssh-keygen".into(),
             detail: reason,
@@ -491,10 +463,7 @@ impl VagrantVm {
             tool: "vagrant".into(),
             detail,
         })?;
-        std::fs::write(dir.join("Vagrantfile"), text).map_err(|source| DriverError::Io {
-            context: "writing the Vagrantfile".into(),
-            source,
-        })?;
+        std::fs::write(dir.join("Vagrantfile"), text).map_err(io("writing the Vagrantfile"))?;
         let log = dir.join("vagrant.log");
         let mut up = command(home, Some(&dir));
         up.args(["up", "--provider", provider.name()]);
@@ -510,10 +479,7 @@ impl VagrantVm {
         let out = tokio::process::Command::from(cfg)
             .output()
             .await
-            .map_err(|source| DriverError::Io {
-                context: "running vagrant ssh-config".into(),
-                source,
-            })?;
+            .map_err(io("running vagrant ssh-config"))?;
         let cfg = parse_ssh_config(&String::from_utf8_lossy(&out.stdout)).map_err(|detail| {
             DriverError::Tool {
                 tool: "vagrant ssh-config".into(),

@@ -6,6 +6,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use crate::driver::qemu::io;
 use crate::driver::vagrant::{command, run_logged, vagrant_home};
 use crate::driver::DriverError;
 use crate::image::Image;
@@ -37,13 +38,12 @@ end
 /// Adds the box for `image` to shipshape's Vagrant home unless it is there,
 /// and removes boxes of older images of the same platform. Returns its name.
 pub async fn ensure(home: &Home, image: &Image) -> Result<String, DriverError> {
-    let io = |context: String| move |source| DriverError::Io { context, source };
     let name = box_name(image);
     let boxes = vagrant_home(home).join("boxes");
-    paths::private_dir(&vagrant_home(home)).map_err(io("creating the Vagrant home".into()))?;
+    paths::private_dir(&vagrant_home(home)).map_err(io("creating the Vagrant home"))?;
     let _lock = paths::lock_exclusive(&home.root().join(".lock-vagrant-boxes"))
         .await
-        .map_err(io("locking the Vagrant boxes".into()))?;
+        .map_err(io("locking the Vagrant boxes"))?;
     if boxes
         .join(box_dir_name(&name))
         .join("0")
@@ -56,24 +56,24 @@ pub async fn ensure(home: &Home, image: &Image) -> Result<String, DriverError> {
     let work = tempfile::Builder::new()
         .prefix(".box-")
         .tempdir_in(home.root())
-        .map_err(io("creating a folder for the box".into()))?;
+        .map_err(io("creating a folder for the box"))?;
     let _guard = crate::cleanup::remove_on_signal(work.path());
     let w = work.path();
     // A hard link where the image is on the same filesystem: no copy of ~750 MB.
     if std::fs::hard_link(&image.qcow2, w.join("box.img")).is_err() {
-        std::fs::copy(&image.qcow2, w.join("box.img")).map_err(io("copying the image".into()))?;
+        std::fs::copy(&image.qcow2, w.join("box.img")).map_err(io("copying the image"))?;
     }
-    std::fs::copy(&image.kernel, w.join("vmlinuz")).map_err(io("copying the kernel".into()))?;
-    std::fs::copy(&image.initrd, w.join("initrd.img")).map_err(io("copying the initrd".into()))?;
+    std::fs::copy(&image.kernel, w.join("vmlinuz")).map_err(io("copying the kernel"))?;
+    std::fs::copy(&image.initrd, w.join("initrd.img")).map_err(io("copying the initrd"))?;
     let gib = virtual_size_gib(&image.qcow2).await?;
     std::fs::write(
         w.join("metadata.json"),
         serde_json::json!({"provider": "libvirt", "format": "qcow2", "virtual_size": gib})
             .to_string(),
     )
-    .map_err(io("writing metadata.json".into()))?;
+    .map_err(io("writing metadata.json"))?;
     std::fs::write(w.join("Vagrantfile"), BOX_VAGRANTFILE)
-        .map_err(io("writing the box Vagrantfile".into()))?;
+        .map_err(io("writing the box Vagrantfile"))?;
     let tar = w.join("shipshape.box");
     let st = tokio::process::Command::new("tar")
         .arg("-cf")
@@ -89,7 +89,7 @@ pub async fn ensure(home: &Home, image: &Image) -> Result<String, DriverError> {
         ])
         .status()
         .await
-        .map_err(io("running tar".into()))?;
+        .map_err(io("running tar"))?;
     if !st.success() {
         return Err(DriverError::Tool {
             tool: "tar".into(),
@@ -111,10 +111,7 @@ async fn virtual_size_gib(qcow2: &Path) -> Result<u64, DriverError> {
         .arg(qcow2)
         .output()
         .await
-        .map_err(|source| DriverError::Io {
-            context: "running qemu-img info".into(),
-            source,
-        })?;
+        .map_err(io("running qemu-img info"))?;
     let v: serde_json::Value =
         serde_json::from_slice(&out.stdout).map_err(|e| DriverError::Tool {
             tool: "qemu-img info".into(),
