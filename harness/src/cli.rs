@@ -110,8 +110,10 @@ struct TestArgs {
     /// Run only shard k of n (e.g. 2/3); `junit merge` combines the shards.
     #[arg(long)]
     partition: Option<suite::Partition>,
-    /// What brings the machines up: `qemu` (built in) or `vagrant` (a box per
-    /// --platform, made from shipshape's image, or per --vagrant-platform file).
+    /// What brings the machines up: `qemu` (built in), `vagrant` (a box per
+    /// --platform, made from shipshape's image, or per --vagrant-platform
+    /// file) or `container` (the image as a systemd container on the local
+    /// Docker daemon; scenarios needing a reboot or a disk are skipped).
     #[arg(long, value_enum, default_value = "qemu")]
     driver: DriverKind,
     /// A Vagrant platform file (e.g. vagrant/platforms/centos-7.yaml); repeatable.
@@ -140,6 +142,7 @@ struct TestArgs {
 enum DriverKind {
     Qemu,
     Vagrant,
+    Container,
 }
 
 /// How to reach and trust an ssh:// target.
@@ -680,6 +683,9 @@ async fn test(home: &Home, args: TestArgs) -> Result<ExitCode> {
         None if args.driver == DriverKind::Vagrant || !args.vagrant_platforms.is_empty() => {
             test_on_vagrant(home, &args, &chosen, &policy).await?
         }
+        None if args.driver == DriverKind::Container => {
+            test_in_containers(home, &args, &chosen, &policy).await?
+        }
         None => test_on_vms(home, &args, &chosen, &policy).await,
     };
     report_test(&args, &chosen, &runs)
@@ -794,18 +800,65 @@ async fn test_on_vagrant(
     Ok(runs)
 }
 
+/// Every scenario in a fresh container of each --platform's image.
+async fn test_in_containers(
+    home: &Home,
+    args: &TestArgs,
+    chosen: &[&scenario::Scenario],
+    policy: &shipshape_checks::Policy,
+) -> Result<Vec<suite::PlatformRun>> {
+    use shipshape_harness::driver::container;
+    let platforms = if args.platforms.is_empty() {
+        vec![Platform::Debian12]
+    } else {
+        args.platforms.clone()
+    };
+    let reaped = container::reap().await;
+    if reaped > 0 {
+        eprintln!("removed {reaped} container(s) left by a killed run");
+    }
+    let privileges = container::Privileges::detect();
+    if let container::Privileges::Listed { missing, .. } = &privileges {
+        eprintln!(
+            "shipshape test: dockerd's capability bounding set lacks {}: containers get every other capability instead of --privileged",
+            missing.join(", ")
+        );
+    }
+    let mut runs = Vec::new();
+    for p in platforms {
+        let progress = Progress::new(&format!("image {p}"));
+        let image = image::ensure(home, p, &progress).await?;
+        progress.stage("container image");
+        let tag = container::ensure_image(home, &image).await?;
+        progress.finish(&tag);
+        eprintln!(
+            "shipshape test: {} scenario(s) on {p} in containers of {tag}, a fresh one each",
+            chosen.len()
+        );
+        let label = format!("{p}-container");
+        runs.push(
+            suite::run_containers(&image, &privileges, chosen, policy, &|r| {
+                print_result(&label, r)
+            })
+            .await,
+        );
+    }
+    Ok(runs)
+}
+
 fn print_result(on: &str, r: &scenario::ScenarioResult) {
-    let mark = match (r.passed(), r.broken) {
-        (true, _) => "ok  ",
-        (false, true) => "ERR ",
-        (false, false) => "FAIL",
+    let mark = match (r.passed(), r.skipped.is_some(), r.broken) {
+        (true, _, _) => "ok  ",
+        (false, true, _) => "SKIP",
+        (false, false, true) => "ERR ",
+        (false, false, false) => "FAIL",
     };
     eprintln!(
         "{mark} {on} {:<24} {:>6.1}s",
         r.scenario,
         r.duration.as_secs_f64()
     );
-    if let Some(f) = &r.failure {
+    if let Some(f) = r.failure.as_ref().or(r.skipped.as_ref()) {
         eprintln!("     {}", f.lines().next().unwrap_or_default());
     }
 }
@@ -878,7 +931,7 @@ fn report_test(
         print!(" {:<10}", r.label);
     }
     println!();
-    let (mut passed, mut failed) = (0, 0);
+    let (mut passed, mut failed, mut skipped) = (0, 0, 0);
     for sc in chosen {
         print!("{:<24}", sc.name);
         for r in runs {
@@ -886,6 +939,10 @@ fn report_test(
                 Some(x) if x.passed() => {
                     passed += 1;
                     format!("pass {:>4.0}s", x.duration.as_secs_f64())
+                }
+                Some(x) if x.skipped.is_some() => {
+                    skipped += 1;
+                    "skipped".into()
                 }
                 Some(x) => {
                     failed += 1;
@@ -898,7 +955,7 @@ fn report_test(
         println!();
     }
     println!(
-        "\n{passed} passed, {failed} failed; JUnit: {}",
+        "\n{passed} passed, {failed} failed, {skipped} skipped; JUnit: {}",
         args.junit.display()
     );
     if runs.iter().any(|r| r.error.is_some()) {

@@ -7,9 +7,10 @@ use std::time::{Duration, Instant};
 
 use shipshape_checks::Policy;
 
+use crate::driver::container::{self, ContainerVm};
 use crate::driver::vagrant::{Provider, VagrantPlatform};
 use crate::driver::{BootOptions, QemuVm, VagrantVm};
-use crate::image;
+use crate::image::{self, Image};
 use crate::paths::Home;
 use crate::platform::Platform;
 use crate::progress::Progress;
@@ -230,6 +231,7 @@ fn failed(sc: &Scenario, why: String) -> ScenarioResult {
         duration: Duration::ZERO,
         failure: Some(why),
         broken: true,
+        skipped: None,
     }
 }
 
@@ -400,6 +402,59 @@ pub async fn run_vagrant(
             Err(e) => {
                 progress.finish("vagrant up failed");
                 failed(sc, format!("vagrant up failed: {e}"))
+            }
+        };
+        on_result(&r);
+        results.push(r);
+    }
+    PlatformRun {
+        label,
+        platform: None,
+        results,
+        error: None,
+        boot,
+        duration: started.elapsed(),
+    }
+}
+
+/// Runs `scenarios` in containers of `image`: a fresh container for each,
+/// removed after it. A scenario that needs what a container cannot offer (a
+/// reboot, a disk, hard limits the runtime lacks) is skipped with the reason.
+pub async fn run_containers(
+    image: &Image,
+    privileges: &container::Privileges,
+    scenarios: &[&Scenario],
+    policy: &Policy,
+    on_result: &(dyn Fn(&ScenarioResult) + Send + Sync),
+) -> PlatformRun {
+    let started = Instant::now();
+    let label = format!("{}-container", image.platform.name());
+    let mut results = Vec::new();
+    let mut boot = Duration::ZERO;
+    for (i, sc) in scenarios.iter().enumerate() {
+        let why: Vec<String> = sc
+            .all_needs()
+            .into_iter()
+            .filter_map(|n| container::cannot(n, privileges))
+            .collect();
+        let r = if !why.is_empty() {
+            ScenarioResult::skip(sc, why.join("; "))
+        } else {
+            let progress = Progress::new(&format!("{label} {}", sc.name));
+            progress.stage("container start");
+            let name = format!("{}-{}-{i}", image.platform.name(), std::process::id());
+            match ContainerVm::start(image, privileges, &name, Duration::from_secs(120)).await {
+                Ok(mut vm) => {
+                    boot += vm.up_took;
+                    progress.finish(&format!("up in {:.1}s", vm.up_took.as_secs_f64()));
+                    let r = run_scenario(&mut vm, sc, policy).await;
+                    vm.destroy().await;
+                    r
+                }
+                Err(e) => {
+                    progress.finish("container start failed");
+                    failed(sc, format!("container start failed: {e}"))
+                }
             }
         };
         on_result(&r);

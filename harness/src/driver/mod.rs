@@ -2,9 +2,12 @@
 //! from an image that `image` builds from Debian packages. `ssh_host` is an
 //! existing machine reached over SSH (the image-pipeline gate, or a
 //! disposable host a user lends to the scenarios). `vagrant` brings a box up
-//! with `vagrant up` and reaches it over the same SSH transport.
+//! with `vagrant up` and reaches it over the same SSH transport. `container`
+//! runs the image as a systemd container with dockerd inside, for scenarios
+//! that need no reboot and no disk.
 
 pub mod accel;
+pub mod container;
 pub mod qemu;
 pub mod qmp;
 pub mod ssh_host;
@@ -15,6 +18,7 @@ pub mod warm;
 use std::future::Future;
 use std::time::Duration;
 
+pub use container::ContainerVm;
 pub use qemu::{BootOptions, DriverError, QemuVm};
 pub use ssh_host::SshHost;
 pub use vagrant::VagrantVm;

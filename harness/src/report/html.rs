@@ -63,11 +63,18 @@ pub fn scenarios(runs: &[PlatformRun]) -> String {
             }
         }
     }
-    let (passed, failed): (usize, usize) = runs.iter().fold((0, 0), |(p, f), r| {
-        let fp = r.results.iter().filter(|x| x.passed()).count();
-        (p + fp, f + r.results.len() - fp)
-    });
-    let mut b = format!("<p id=\"summary\">{passed} passed, {failed} failed</p>\n");
+    let count = |f: fn(&crate::scenario::ScenarioResult) -> bool| -> usize {
+        runs.iter()
+            .map(|r| r.results.iter().filter(|x| f(x)).count())
+            .sum()
+    };
+    let (passed, failed, skipped) = (
+        count(|x| x.passed()),
+        count(|x| x.failed()),
+        count(|x| x.skipped.is_some()),
+    );
+    let mut b =
+        format!("<p id=\"summary\">{passed} passed, {failed} failed, {skipped} skipped</p>\n");
     for r in runs {
         if let Some(e) = &r.error {
             let _ = writeln!(
@@ -90,6 +97,8 @@ pub fn scenarios(runs: &[PlatformRun]) -> String {
                 Some(x) => {
                     let (class, word) = if x.passed() {
                         ("pass", "pass")
+                    } else if x.skipped.is_some() {
+                        ("skip", "skipped")
                     } else if x.broken {
                         ("fail", "ERROR")
                     } else {
@@ -111,22 +120,30 @@ pub fn scenarios(runs: &[PlatformRun]) -> String {
     for r in runs {
         let _ = writeln!(b, "<h2>{}</h2>", esc(r.label.as_str()));
         for x in &r.results {
-            let class = if x.passed() { "pass" } else { "fail" };
+            let class = match (x.passed(), x.skipped.is_some()) {
+                (true, _) => "pass",
+                (false, true) => "skip",
+                (false, false) => "fail",
+            };
             let _ = writeln!(
                 b,
                 "<details id=\"{}\" class=\"{class}\"{}><summary><b>{}</b> {} ({:.1}s)</summary>",
                 anchor(&[r.label.as_str(), &x.scenario]),
-                if x.passed() { "" } else { " open" },
-                match (x.passed(), x.broken) {
-                    (true, _) => "pass",
-                    (false, true) => "ERROR",
-                    (false, false) => "FAIL",
+                if x.failed() { " open" } else { "" },
+                match (x.passed(), x.skipped.is_some(), x.broken) {
+                    (true, _, _) => "pass",
+                    (false, true, _) => "skipped",
+                    (false, false, true) => "ERROR",
+                    (false, false, false) => "FAIL",
                 },
                 esc(&x.scenario),
                 x.duration.as_secs_f64()
             );
             if let Some(f) = &x.failure {
                 let _ = writeln!(b, "<p class=\"failure\">{}</p>", esc(f));
+            }
+            if let Some(why) = &x.skipped {
+                let _ = writeln!(b, "<p class=\"skipped\">skipped: {}</p>", esc(why));
             }
             b.push_str("<ol class=\"steps\">\n");
             for st in &x.steps {

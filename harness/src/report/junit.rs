@@ -68,9 +68,14 @@ pub fn scenarios(runs: &[crate::suite::PlatformRun]) -> String {
             suite.add_test_case(TestCase::new("platform-setup", s));
         }
         for r in &run.results {
-            let status = match &r.failure {
-                None => TestCaseStatus::success(),
-                Some(msg) => {
+            let status = match (&r.failure, &r.skipped) {
+                (None, Some(why)) => {
+                    let mut s = TestCaseStatus::skipped();
+                    s.set_message(why.clone());
+                    s
+                }
+                (None, None) => TestCaseStatus::success(),
+                (Some(msg), _) => {
                     let mut s = TestCaseStatus::non_success(if r.broken {
                         NonSuccessKind::Error
                     } else {
@@ -189,6 +194,7 @@ mod tests {
                         duration: Default::default(),
                         failure: (s == "userns-remap").then(|| "step `x` failed".to_string()),
                         broken: false,
+                        skipped: None,
                     })
                     .collect(),
                 error: None,

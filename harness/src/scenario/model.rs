@@ -28,6 +28,21 @@ pub enum AfterFix {
     Reboot,
 }
 
+/// What a scenario needs of its machine beyond a shell and dockerd. A driver
+/// that cannot offer one skips the scenario and says why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Need {
+    /// Implied by `after_fix: reboot`.
+    Reboot,
+    /// The added empty disk (`$SHIPSHAPE_DATA_DISK`).
+    DataDisk,
+    /// Raising resource limits past the runner's own: hard rlimits, and the
+    /// kernel's per-namespace counts such as `user.max_user_namespaces`
+    /// (both need CAP_SYS_RESOURCE where the kernel is shared).
+    RaiseLimits,
+}
+
 /// A check run from the runner's side, not on the guest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -102,6 +117,9 @@ pub struct Scenario {
     /// The effect, seen for real.
     #[serde(default)]
     pub verify: Vec<Step>,
+    /// What the machine must offer; `reboot` is implied by `after_fix`.
+    #[serde(default)]
+    pub needs: Vec<Need>,
     /// Policy values for this scenario (the rest are the run's policy).
     #[serde(default)]
     pub policy: Option<serde_json::Map<String, serde_json::Value>>,
@@ -131,6 +149,15 @@ impl Scenario {
     }
     fn yes() -> bool {
         true
+    }
+
+    /// Everything the scenario needs, the implied reboot included.
+    pub fn all_needs(&self) -> Vec<Need> {
+        let mut v = self.needs.clone();
+        if self.after_fix == AfterFix::Reboot && !v.contains(&Need::Reboot) {
+            v.push(Need::Reboot);
+        }
+        v
     }
 
     pub fn runs_on(&self, p: Platform) -> bool {

@@ -35,11 +35,31 @@ pub struct ScenarioResult {
     /// The machine broke (QEMU died, SSH dropped, a reboot never came back):
     /// an error of the harness's target, not a verdict on the control.
     pub broken: bool,
+    /// Not run: the driver cannot offer what the scenario needs (why).
+    pub skipped: Option<String>,
 }
 
 impl ScenarioResult {
+    /// Ran, and every step held.
     pub fn passed(&self) -> bool {
-        self.failure.is_none()
+        self.failure.is_none() && self.skipped.is_none()
+    }
+
+    pub fn failed(&self) -> bool {
+        self.failure.is_some()
+    }
+
+    /// A scenario the driver could not run, with the reason.
+    pub fn skip(sc: &Scenario, why: String) -> Self {
+        Self {
+            scenario: sc.name.clone(),
+            control: sc.control.clone(),
+            steps: Vec::new(),
+            duration: Duration::ZERO,
+            failure: None,
+            broken: false,
+            skipped: Some(why),
+        }
     }
 }
 
@@ -332,6 +352,7 @@ pub async fn run_scenario(vm: &mut impl Machine, sc: &Scenario, policy: &Policy)
         duration: started.elapsed(),
         failure,
         broken: rec.broken,
+        skipped: None,
     }
 }
 
