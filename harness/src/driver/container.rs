@@ -103,16 +103,25 @@ pub enum Privileges {
 }
 
 impl Privileges {
-    /// Decided from the bounding set of this process, which on a runner with
-    /// a local dockerd is the one dockerd was started with.
+    /// Decided from dockerd's bounding set when it runs here (found by its
+    /// comm in /proc), else from this process's, which on a runner is
+    /// normally the one dockerd was started with.
     pub fn detect() -> Self {
-        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-        let bnd = status
-            .lines()
-            .find_map(|l| l.strip_prefix("CapBnd:"))
-            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
-            .unwrap_or(u64::MAX);
-        Self::from_bounding_set(bnd)
+        let remote =
+            std::env::var("DOCKER_HOST").is_ok_and(|h| !h.is_empty() && !h.starts_with("unix://"));
+        let dockerd = (!remote)
+            .then(|| {
+                std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+                    let comm = std::fs::read_to_string(e.path().join("comm")).ok()?;
+                    (comm.trim() == "dockerd").then(|| e.path().join("status"))
+                })
+            })
+            .flatten();
+        let status = dockerd
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .or_else(|| std::fs::read_to_string("/proc/self/status").ok())
+            .unwrap_or_default();
+        Self::from_bounding_set(bounding_set(&status))
     }
 
     pub fn from_bounding_set(bnd: u64) -> Self {
@@ -154,6 +163,15 @@ pub fn cannot(need: Need, privileges: &Privileges) -> Option<String> {
         }
         Need::RaiseLimits => None,
     }
+}
+
+/// The `CapBnd:` mask of a /proc/PID/status text (all bits if absent).
+pub fn bounding_set(status: &str) -> u64 {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapBnd:"))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        .unwrap_or(u64::MAX)
 }
 
 fn hard_nofile() -> Option<u64> {
