@@ -30,6 +30,7 @@ use crate::fix::FixContext;
 use crate::image::Image;
 use crate::instance::Owner;
 use crate::paths::Home;
+use crate::platform::Platform;
 use crate::scenario::model::Need;
 use crate::transport::ssh::{SshSession, SshTarget};
 
@@ -199,11 +200,22 @@ fn docker_err(what: &str) -> impl Fn(bollard::errors::Error) -> DriverError + '_
     }
 }
 
-/// The container image made from `image`: `shipshape/<platform>:<recipe hash>`.
+/// The container image made from `image`:
+/// `shipshape/<platform>:<recipe hash>-<build time>`. The build time is in
+/// the tag because every build of a recipe has its own SSH host key, and the
+/// container must offer the key that `image` pins.
 pub fn tag(image: &Image) -> (String, String) {
+    tag_of(
+        image.platform,
+        &image.meta.recipe_hash,
+        image.meta.built_unix,
+    )
+}
+
+fn tag_of(platform: Platform, recipe_hash: &str, built_unix: u64) -> (String, String) {
     (
-        format!("shipshape/{}", image.platform.name()),
-        image.meta.recipe_hash.clone(),
+        format!("shipshape/{}", platform.name()),
+        format!("{recipe_hash}-{built_unix}"),
     )
 }
 
@@ -230,7 +242,31 @@ pub async fn ensure_image(home: &Home, image: &Image) -> Result<String, DriverEr
     let r = import(&docker, image, &work, &repo, &tag).await;
     let w = work.clone();
     let _ = tokio::task::spawn_blocking(move || cleanup::remove_dir_unmounting(&w)).await;
-    r.map(|()| full)
+    r?;
+    remove_older(&docker, &repo, &full).await;
+    Ok(full)
+}
+
+/// Removes the platform's images of other builds (~700 MB each). One still
+/// in use by a container stays: Docker refuses, and that is fine.
+async fn remove_older(docker: &Docker, repo: &str, keep: &str) {
+    let opts = bollard::query_parameters::ListImagesOptionsBuilder::new()
+        .filters(&HashMap::from([("reference", vec![repo])]))
+        .build();
+    let Ok(list) = docker.list_images(Some(opts)).await else {
+        return;
+    };
+    for img in list {
+        for t in img.repo_tags.iter().filter(|t| t.as_str() != keep) {
+            let _ = docker
+                .remove_image(
+                    t,
+                    None::<bollard::query_parameters::RemoveImageOptions>,
+                    None,
+                )
+                .await;
+        }
+    }
 }
 
 async fn import(
@@ -543,6 +579,16 @@ pub async fn reap() -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rebuilt_image_of_the_same_recipe_gets_its_own_tag() {
+        // Each build has its own host key: a container of the old build
+        // would offer a key the new image does not pin.
+        let a = tag_of(Platform::Debian12, "28caa23ec769", 1_795_911_458);
+        let b = tag_of(Platform::Debian12, "28caa23ec769", 1_795_911_999);
+        assert_eq!(a.0, "shipshape/debian-12");
+        assert_ne!(a.1, b.1);
+    }
 
     #[test]
     fn privileges_follow_the_bounding_set() {
