@@ -374,6 +374,17 @@ impl ContainerVm {
         timeout: Duration,
     ) -> Result<Self, DriverError> {
         let started = Instant::now();
+        let unified = Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+        if unified && matches!(privileges, Privileges::Listed { .. }) {
+            // Without --privileged the cgroup2 mount is read-only, and
+            // binding the runner's own tree in would hand the container's
+            // systemd the runner's root cgroup.
+            return Err(DriverError::Tool {
+                tool: "container".into(),
+                detail: "this runner has cgroup v2 and dockerd cannot grant every capability, so                          --privileged is out; a systemd container with its own dockerd needs one or the other"
+                    .into(),
+            });
+        }
         let (repo, tag) = tag(image);
         let owner = Owner::current();
         let mut req = GenericImage::new(repo, tag)
@@ -382,19 +393,28 @@ impl ContainerVm {
             .with_wait_for(WaitFor::Nothing)
             .with_container_name(format!("shipshape-{name}"))
             .with_label(OWNER_LABEL, format!("{}:{}", owner.pid, owner.start_time))
-            .with_cgroupns_mode(CgroupnsMode::Host)
+            // cgroup v2: a private namespace, as kind runs its nodes; v1 has
+            // no cgroup namespaces worth the name for systemd.
+            .with_cgroupns_mode(if unified {
+                CgroupnsMode::Private
+            } else {
+                CgroupnsMode::Host
+            })
             .with_mount(Mount::tmpfs_mount("/run"))
             .with_mount(Mount::tmpfs_mount("/run/lock"))
             .with_mount(Mount::tmpfs_mount("/tmp"))
             // Anonymous, removed with the container: overlay2 cannot sit on
             // the container's own overlay root.
             .with_mount(Mount::volume_mount("", "/var/lib/docker"))
-            .with_mount(Mount::bind_mount("/sys/fs/cgroup", "/sys/fs/cgroup"))
             .with_startup_timeout(timeout);
         req = match privileges {
+            // --privileged mounts the cgroup hierarchies read-write itself.
             Privileges::Full => req.with_privileged(true),
             Privileges::Listed { caps, .. } => {
-                let mut r = req;
+                // Without --privileged, cgroup v1's hierarchies come
+                // read-only: systemd and the nested dockerd need them
+                // writable (this runner's case, tested by tests/container.rs).
+                let mut r = req.with_mount(Mount::bind_mount("/sys/fs/cgroup", "/sys/fs/cgroup"));
                 for c in caps {
                     r = r.with_cap_add(*c);
                 }
