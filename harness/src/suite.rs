@@ -362,46 +362,67 @@ pub async fn run_platform(
     .expect("one platform")
 }
 
-/// Runs `scenarios` through Vagrant, Test-Kitchen style: every scenario gets
-/// its own `vagrant up`, and a `vagrant destroy` after it, so each starts
-/// from the box as it was built (Vagrant has no snapshot reset to lean on).
-pub async fn run_vagrant(
-    home: &Home,
-    platform: &VagrantPlatform,
-    provider: Provider,
-    libvirt_driver: &str,
+/// A machine brought up for one scenario and thrown away after it.
+pub trait Disposable: crate::driver::Machine {
+    fn up_took(&self) -> Duration;
+    fn destroy(self) -> impl std::future::Future<Output = ()> + Send;
+}
+
+impl Disposable for VagrantVm {
+    fn up_took(&self) -> Duration {
+        self.up_took
+    }
+    async fn destroy(self) {
+        VagrantVm::destroy(self).await
+    }
+}
+
+impl Disposable for ContainerVm {
+    fn up_took(&self) -> Duration {
+        self.up_took
+    }
+    async fn destroy(self) {
+        ContainerVm::destroy(self).await
+    }
+}
+
+/// Test-Kitchen style: every scenario gets a machine of its own from
+/// `start` (called with its index), destroyed after it, unless `skip` gives
+/// a reason not to run it.
+async fn run_fresh<M, Fut>(
+    label: String,
+    what: &str,
     scenarios: &[&Scenario],
     policy: &Policy,
     on_result: &(dyn Fn(&ScenarioResult) + Send + Sync),
-) -> PlatformRun {
+    skip: impl Fn(&Scenario) -> Option<String>,
+    start: impl Fn(usize) -> Fut,
+) -> PlatformRun
+where
+    M: Disposable,
+    Fut: std::future::Future<Output = Result<M, crate::driver::DriverError>>,
+{
     let started = Instant::now();
-    let label = format!("{}-vagrant", platform.name);
     let mut results = Vec::new();
     let mut boot = Duration::ZERO;
     for (i, sc) in scenarios.iter().enumerate() {
-        let progress = Progress::new(&format!("{label} {}", sc.name));
-        progress.stage("vagrant up");
-        let name = format!("{}-{}-{i}", platform.name, std::process::id());
-        let r = match VagrantVm::up(
-            home,
-            platform,
-            provider,
-            libvirt_driver,
-            &name,
-            Duration::from_secs(600),
-        )
-        .await
-        {
-            Ok(mut vm) => {
-                boot += vm.up_took;
-                progress.finish(&format!("up in {:.1}s", vm.up_took.as_secs_f64()));
-                let r = run_scenario(&mut vm, sc, policy).await;
-                vm.destroy().await;
-                r
-            }
-            Err(e) => {
-                progress.finish("vagrant up failed");
-                failed(sc, format!("vagrant up failed: {e}"))
+        let r = if let Some(why) = skip(sc) {
+            ScenarioResult::skip(sc, why)
+        } else {
+            let progress = Progress::new(&format!("{label} {}", sc.name));
+            progress.stage(what);
+            match start(i).await {
+                Ok(mut vm) => {
+                    boot += vm.up_took();
+                    progress.finish(&format!("up in {:.1}s", vm.up_took().as_secs_f64()));
+                    let r = run_scenario(&mut vm, sc, policy).await;
+                    vm.destroy().await;
+                    r
+                }
+                Err(e) => {
+                    progress.finish(&format!("{what} failed"));
+                    failed(sc, format!("{what} failed: {e}"))
+                }
             }
         };
         on_result(&r);
@@ -417,9 +438,46 @@ pub async fn run_vagrant(
     }
 }
 
+/// Runs `scenarios` through Vagrant: every scenario gets its own `vagrant
+/// up`, and a `vagrant destroy` after it, so each starts from the box as it
+/// was built (Vagrant has no snapshot reset to lean on).
+pub async fn run_vagrant(
+    home: &Home,
+    platform: &VagrantPlatform,
+    provider: Provider,
+    libvirt_driver: &str,
+    scenarios: &[&Scenario],
+    policy: &Policy,
+    on_result: &(dyn Fn(&ScenarioResult) + Send + Sync),
+) -> PlatformRun {
+    run_fresh(
+        format!("{}-vagrant", platform.name),
+        "vagrant up",
+        scenarios,
+        policy,
+        on_result,
+        |_| None,
+        |i| {
+            let name = format!("{}-{}-{i}", platform.name, std::process::id());
+            async move {
+                VagrantVm::up(
+                    home,
+                    platform,
+                    provider,
+                    libvirt_driver,
+                    &name,
+                    Duration::from_secs(600),
+                )
+                .await
+            }
+        },
+    )
+    .await
+}
+
 /// Runs `scenarios` in containers of `image`: a fresh container for each,
 /// removed after it. A scenario that needs what a container cannot offer (a
-/// reboot, a disk, hard limits the runtime lacks) is skipped with the reason.
+/// reboot, a disk, limits the runtime lacks) is skipped with the reason.
 pub async fn run_containers(
     image: &Image,
     privileges: &container::Privileges,
@@ -427,47 +485,26 @@ pub async fn run_containers(
     policy: &Policy,
     on_result: &(dyn Fn(&ScenarioResult) + Send + Sync),
 ) -> PlatformRun {
-    let started = Instant::now();
-    let label = format!("{}-container", image.platform.name());
-    let mut results = Vec::new();
-    let mut boot = Duration::ZERO;
-    for (i, sc) in scenarios.iter().enumerate() {
-        let why: Vec<String> = sc
-            .all_needs()
-            .into_iter()
-            .filter_map(|n| container::cannot(n, privileges))
-            .collect();
-        let r = if !why.is_empty() {
-            ScenarioResult::skip(sc, why.join("; "))
-        } else {
-            let progress = Progress::new(&format!("{label} {}", sc.name));
-            progress.stage("container start");
+    run_fresh(
+        format!("{}-container", image.platform.name()),
+        "container start",
+        scenarios,
+        policy,
+        on_result,
+        |sc| {
+            let why: Vec<String> = sc
+                .all_needs()
+                .into_iter()
+                .filter_map(|n| container::cannot(n, privileges))
+                .collect();
+            (!why.is_empty()).then(|| why.join("; "))
+        },
+        |i| {
             let name = format!("{}-{}-{i}", image.platform.name(), std::process::id());
-            match ContainerVm::start(image, privileges, &name, Duration::from_secs(120)).await {
-                Ok(mut vm) => {
-                    boot += vm.up_took;
-                    progress.finish(&format!("up in {:.1}s", vm.up_took.as_secs_f64()));
-                    let r = run_scenario(&mut vm, sc, policy).await;
-                    vm.destroy().await;
-                    r
-                }
-                Err(e) => {
-                    progress.finish("container start failed");
-                    failed(sc, format!("container start failed: {e}"))
-                }
-            }
-        };
-        on_result(&r);
-        results.push(r);
-    }
-    PlatformRun {
-        label,
-        platform: None,
-        results,
-        error: None,
-        boot,
-        duration: started.elapsed(),
-    }
+            async move { ContainerVm::start(image, privileges, &name, Duration::from_secs(120)).await }
+        },
+    )
+    .await
 }
 
 #[cfg(test)]
