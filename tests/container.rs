@@ -16,25 +16,15 @@ use quick_junit::{NonSuccessKind, TestCaseStatus};
 use shipshape_harness::driver::container;
 use shipshape_harness::paths::Home;
 
+#[path = "support/ci_daemon.rs"]
+mod ci_daemon;
+
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 fn dockerd() -> Result<(), Failed> {
-    let out = Command::new("bash")
-        .arg(repo().join(".ci/dockerd"))
-        .arg("start")
-        .output()
-        .map_err(|e| format!("running .ci/dockerd: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "dockerd is not answering and .ci/dockerd could not start it (install the host \
-             packages with .ci/host-deps): {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-        .into());
-    }
-    Ok(())
+    ci_daemon::start("dockerd")
 }
 
 fn docker(args: &[&str]) -> BTreeSet<String> {

@@ -12,25 +12,15 @@ use libtest_mimic::{Arguments, Failed, Trial};
 use shipshape_harness::driver::vagrant::{self, Provider, RenderInput, VagrantPlatform};
 use shipshape_harness::paths::Home;
 
+#[path = "support/ci_daemon.rs"]
+mod ci_daemon;
+
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 fn libvirtd() -> Result<(), Failed> {
-    let out = Command::new("bash")
-        .arg(repo().join(".ci/libvirtd"))
-        .arg("start")
-        .output()
-        .map_err(|e| format!("running .ci/libvirtd: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "libvirtd is not answering and .ci/libvirtd could not start it (install the host \
-             packages with .ci/host-deps): {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-        .into());
-    }
-    Ok(())
+    ci_daemon::start("libvirtd")
 }
 
 fn virsh(args: &[&str]) -> String {
