@@ -31,11 +31,21 @@ impl<'a> Api<'a> {
     }
 
     pub fn server_version(&self) -> Option<&'a str> {
+        self.server_version_cited().map(|(v, _)| v)
+    }
+
+    /// The engine version with the field it came from: `/version`'s
+    /// `Version` (probe version 1), else `/info`'s `ServerVersion`.
+    pub fn server_version_cited(&self) -> Option<(&'a str, &'static str)> {
         self.version
             .and_then(|v| v.get("Version"))
             .and_then(Value::as_str)
-            .or_else(|| self.info_str("ServerVersion"))
             .filter(|s| !s.is_empty())
+            .map(|v| (v, "/version: Version"))
+            .or_else(|| {
+                self.info_str("ServerVersion")
+                    .map(|v| (v, "/info: ServerVersion"))
+            })
     }
 
     /// `SecurityOptions`: `name=seccomp,profile=builtin`, `name=userns`, …

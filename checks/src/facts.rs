@@ -13,12 +13,18 @@ use serde_json::Value;
 use crate::accounts::Group;
 use crate::auditrules::{parse_rules, WatchRule};
 use crate::mode::StatEntry;
-use crate::mounts::{parse_findmnt_raw, Mount};
+use crate::mounts::{mount_of_from_mountinfo, parse_findmnt_raw, Mount};
 use crate::packages::{engine_packages, PackageState};
 use crate::systemd::parse_show;
 
 /// The probe output versions this crate reads.
-pub const SUPPORTED_PROBE_VERSIONS: &[u32] = &[1];
+/// 2 reads mounts from mountinfo and no longer runs getconf.
+pub const SUPPORTED_PROBE_VERSIONS: &[u32] = &[1, 2];
+
+/// USER_HZ, the unit of `/proc/PID/stat` start times: the kernel's ABI fixes
+/// it at 100 on every architecture Docker ships for, so the probe no longer
+/// spends an exec on `getconf CLK_TCK` (probe version 1 still sends it).
+const USER_HZ: u64 = 100;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FactsError {
@@ -149,7 +155,11 @@ pub struct AuditFacts {
 #[serde(default)]
 pub struct MountFact {
     pub path: String,
+    /// `path` with its symlinks resolved, where the probe resolved it.
+    pub real: Option<String>,
     pub mount: Option<Mount>,
+    /// Where `mount` came from: `findmnt -T` or `mountinfo`.
+    pub via: String,
     pub error: Option<String>,
 }
 
@@ -298,6 +308,7 @@ struct RawAudit {
 #[serde(default)]
 struct RawMount {
     path: String,
+    real: Option<String>,
     findmnt: Option<String>,
     error: Option<String>,
 }
@@ -329,7 +340,9 @@ pub fn parse_facts(json: &str) -> Result<Facts, FactsError> {
         raw.dockerd.btime,
         raw.dockerd.clk_tck,
     ) {
-        (Some(t), Some(b), Some(hz)) if hz > 0 => i64::try_from(b + t / hz).ok(),
+        (Some(t), Some(b), hz) if hz != Some(0) => {
+            i64::try_from(b + t / hz.unwrap_or(USER_HZ)).ok()
+        }
         _ => None,
     };
     let mut service = unit_facts(&raw.systemd.service);
@@ -376,6 +389,7 @@ pub fn parse_facts(json: &str) -> Result<Facts, FactsError> {
         })
         .collect();
 
+    let mounts = mount_facts(raw.mounts, &raw.files);
     let version = raw.api.version.map(|v| match v.get("Server") {
         // `docker version --format '{{json .}}'` wraps the server's answer.
         Some(server) if v.get("Client").is_some() => server.clone(),
@@ -420,19 +434,7 @@ pub fn parse_facts(json: &str) -> Result<Facts, FactsError> {
             loaded: raw.audit.rules.as_deref().map(parse_rules),
             error: raw.audit.error,
         },
-        mounts: raw
-            .mounts
-            .into_iter()
-            .map(|m| MountFact {
-                mount: m
-                    .findmnt
-                    .as_deref()
-                    .and_then(|l| l.lines().next())
-                    .and_then(parse_findmnt_raw),
-                path: m.path,
-                error: m.error,
-            })
-            .collect(),
+        mounts,
         packages: engine_packages(
             raw.packages.dpkg.as_deref(),
             raw.packages.apt_policy.as_deref(),
@@ -445,6 +447,34 @@ pub fn parse_facts(json: &str) -> Result<Facts, FactsError> {
             .and_then(|v| v.as_deref())
             .and_then(|v| v.trim().parse().ok()),
     })
+}
+
+/// findmnt's answer where the probe ran it (version 1), else the mount that
+/// holds the resolved path in the probe's `/proc/self/mountinfo`.
+fn mount_facts(raw: Vec<RawMount>, files: &[FileFact]) -> Vec<MountFact> {
+    let mountinfo = files
+        .iter()
+        .find(|f| f.path == "/proc/self/mountinfo")
+        .and_then(|f| f.content.as_deref());
+    raw.into_iter()
+        .map(|m| {
+            let (mount, via) = match (m.findmnt.as_deref(), mountinfo) {
+                (Some(out), _) => (out.lines().next().and_then(parse_findmnt_raw), "findmnt -T"),
+                (None, Some(mi)) if m.error.is_none() => (
+                    mount_of_from_mountinfo(mi, m.real.as_deref().unwrap_or(&m.path)),
+                    "mountinfo",
+                ),
+                _ => (None, "findmnt -T"),
+            };
+            MountFact {
+                path: m.path,
+                real: m.real,
+                mount,
+                via: via.to_string(),
+                error: m.error,
+            }
+        })
+        .collect()
 }
 
 fn unit_facts(raw: &RawUnit) -> UnitFacts {
@@ -554,6 +584,30 @@ mod tests {
         let g = f.group("docker").unwrap().group.as_ref().unwrap();
         assert_eq!(g.all_members(), ["alice", "mallory"]);
         assert_eq!(f.dockerd.started_at, Some(1_700_000_010));
+    }
+
+    #[test]
+    fn version_2_mounts_come_from_mountinfo_at_the_resolved_path() {
+        // /var/lib/docker is a symlink to /srv/docker, its own mount; the
+        // start time uses USER_HZ since version 2 sends no clk_tck.
+        let f = parse_facts(
+            r#"{"probe_version":2,
+                "dockerd":{"start_ticks":250,"btime":1700000000},
+                "files":[{"path":"/proc/self/mountinfo","exists":true,"content":"22 1 8:1 / / rw - ext4 /dev/sda1 rw\n31 22 8:16 / /srv/docker rw - ext4 /dev/sdb rw\n40 22 0:5 / /srv rw - tmpfs none rw"}],
+                "mounts":[{"path":"/var/lib/docker","real":"/srv/docker","findmnt":null,"error":null},
+                          {"path":"/var/lib","real":"/var/lib","findmnt":null,"error":null}]}"#,
+        )
+        .unwrap();
+        assert_eq!(f.dockerd.started_at, Some(1_700_000_002));
+        let m = f.mount_of("/var/lib/docker").unwrap();
+        assert_eq!(m.via, "mountinfo");
+        let mount = m.mount.as_ref().unwrap();
+        assert_eq!(
+            (mount.target.as_str(), mount.source.as_str()),
+            ("/srv/docker", "/dev/sdb")
+        );
+        let m = f.mount_of("/var/lib").unwrap().mount.as_ref().unwrap();
+        assert_eq!((m.target.as_str(), m.source.as_str()), ("/", "/dev/sda1"));
     }
 
     #[test]

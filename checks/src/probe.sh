@@ -16,12 +16,15 @@
 
 LC_ALL=C
 export LC_ALL
+# cd -P below resolves paths; a CDPATH would make it print them.
+unset CDPATH
+cd /
 # The sbin directories are appended, not prepended: a non-login ssh session
 # may lack them, and the caller's PATH keeps its order (the tests rely on it).
 PATH=${PATH:+$PATH:}/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export PATH
 
-PROBE_VERSION=1
+PROBE_VERSION=2
 nl='
 '
 
@@ -98,6 +101,26 @@ looks_json() {
   case $1 in *"$nl"*) return 1 ;; '{'*'}') return 0 ;; *) return 1 ;; esac
 }
 
+# real_path VAR PATH: the absolute PATH with its symlinks resolved, like
+# readlink -f, by builtins (cd -P) unless the last part is itself a link.
+# Parts that do not exist are kept as written. Leaves the shell in /.
+real_path() {
+  _p=$2 _rest=""
+  if [ -h "$_p" ]; then
+    _o=$(readlink -f -- "$_p" 2>/dev/null) || _o=""
+    eval "$1=\$_o"
+    return
+  fi
+  while [ -n "$_p" ] && ! cd -P -- "$_p" 2>/dev/null; do
+    _rest="/${_p##*/}$_rest"
+    _p=${_p%/*}
+  done
+  [ -n "$_p" ] || cd /
+  _o=${PWD%/}$_rest
+  cd /
+  eval "$1=\${_o:-/}"
+}
+
 # slurp VAR FILE: the file's text into VAR, like $(cat FILE) but without an
 # exec (trailing newlines dropped as $(...) drops them).
 slurp() {
@@ -114,63 +137,14 @@ slurp() {
 # background while the rest is gathered. Their output goes to a private
 # temporary folder that is removed on exit; without one they run in turn.
 sock=${SHIPSHAPE_DOCKER_SOCK:-/var/run/docker.sock}
-bg_dir=$(mktemp -d 2>/dev/null) || bg_dir=""
-[ -n "$bg_dir" ] && trap 'rm -rf "$bg_dir"' EXIT
-# bg NAME MODE CMD...: output to NAME.out (MODE merge: with stderr; quiet:
-# without), status to NAME.rc, in bg_dir.
-bg() {
-  _n=$1 _m=$2
-  shift 2
-  if [ "$_m" = merge ]; then
-    ("$@" >"$bg_dir/$_n.out" 2>&1; echo $? >"$bg_dir/$_n.rc") &
-  else
-    ("$@" >"$bg_dir/$_n.out" 2>/dev/null; echo $? >"$bg_dir/$_n.rc") &
-  fi
-  eval "bg_pid_$_n=\$!"
-}
-# fg_result NAME VAR MODE CMD...: VAR gets what the background run printed
-# (or, without one, what running CMD now prints); returns its status.
-fg_result() {
-  _n=$1 _var=$2 _m=$3
-  shift 3
-  eval "_p=\${bg_pid_$_n:-}"
-  [ -n "$_p" ] && wait "$_p"
-  if [ -n "$bg_dir" ] && [ -f "$bg_dir/$_n.rc" ]; then
-    slurp "$_var" "$bg_dir/$_n.out"
-    read -r _rc <"$bg_dir/$_n.rc"
-    return "$_rc"
-  fi
-  if [ "$_m" = merge ]; then _o=$("$@" 2>&1); else _o=$("$@" 2>/dev/null); fi
-  _rc=$?
-  eval "$_var=\$_o"
-  return "$_rc"
-}
-if [ -n "$bg_dir" ]; then
-  if have curl && [ -S "$sock" ]; then
-    bg api merge curl -sS --max-time 30 --unix-socket "$sock" -w "$nl@@code=%{http_code}@@$nl" \
-      "http://d/info" "http://d/version"
-  fi
-  have dpkg-query && bg dpkg quiet dpkg-query -W -f='${Package} ${Version} ${db:Status-Abbrev}\n' \
-    docker.io docker-ce docker-ce-cli moby-engine containerd containerd.io runc
-  have apt-cache && bg apt quiet apt-cache policy docker.io docker-ce
-  if have systemctl; then
-    bg svc merge systemctl show docker.service -p FragmentPath -p DropInPaths -p EnvironmentFiles \
-      -p ExecStart -p ActiveState -p MainPID -p LimitNOFILE -p LimitNOFILESoft -p LimitNPROC \
-      -p LimitNPROCSoft
-    bg sock merge systemctl show docker.socket -p FragmentPath -p DropInPaths -p Listen -p ActiveState
-  fi
-  have auditctl && bg audit merge auditctl -l
-  have getconf && bg clk quiet getconf CLK_TCK
-  # The usual mount lookups; others (a data-root elsewhere) run in turn.
-  if have findmnt; then
-    bg mnt_docker merge findmnt -rno TARGET,SOURCE,FSTYPE -T /var/lib/docker
-    bg mnt_lib merge findmnt -rno TARGET,SOURCE,FSTYPE -T /var/lib
-  fi
-fi
-
+# One systemctl for both units (it prints them in turn, a blank line
+# between); a property a unit type lacks is left out of its block.
+UNIT_PROPS="-p FragmentPath -p DropInPaths -p EnvironmentFiles -p ExecStart -p Listen -p ActiveState
+-p MainPID -p LimitNOFILE -p LimitNOFILESoft -p LimitNPROC -p LimitNPROCSoft"
 # ---------------------------------------------------------------- the daemon
 # Builtins over /proc rather than pidof: one exec costs more under emulation
-# than reading every process's comm, and the background jobs are starting.
+# than reading every process's comm. Found first, so that reading its
+# command line and executable can start with the other slow commands.
 pids=""
 for d in /proc/[0-9]*; do
   comm=""
@@ -182,15 +156,97 @@ done
 set -- $pids
 pids="$*"
 pid=${1:-}
+
+# apt-cache asks `dpkg --print-foreign-architectures` for the architectures,
+# up to five times per run, unless told them. dpkg's own list of them is
+# /var/lib/dpkg/arch (native first, then foreign; absent where no foreign
+# one was ever added); else the architectures apt fetched lists for. apt adds
+# the native architecture itself when it is not named, so the candidate of
+# a native package cannot change through this.
+APT_ARCHS=""
+if [ -r /var/lib/dpkg/arch ]; then
+  while IFS= read -r _a; do
+    [ -n "$_a" ] && APT_ARCHS="$APT_ARCHS -o APT::Architectures::=$_a"
+  done </var/lib/dpkg/arch
+else
+  for _f in /var/lib/apt/lists/*_binary-*_Packages*; do
+    [ -e "$_f" ] || continue
+    _a=${_f##*_binary-}
+    _a=${_a%%_*}
+    [ "$_a" = all ] && continue
+    case $APT_ARCHS in *"::=$_a "* | *"::=$_a") ;; *) APT_ARCHS="$APT_ARCHS -o APT::Architectures::=$_a" ;; esac
+  done
+fi
+
+# Every command the probe runs starts here, in the background, and the
+# shell gathers the rest meanwhile; it waits for an answer only where it
+# needs it. Under emulation a fork+exec costs 50-200 ms, so what matters is
+# that the shell itself runs as few as possible in turn. The output goes to
+# a private temporary folder, removed once read; without one (no mktemp)
+# the commands run in turn where their answers are read.
+bg_dir=$(mktemp -d 2>/dev/null) || bg_dir=""
+[ -n "$bg_dir" ] && trap 'rm -rf "$bg_dir"' EXIT
+# bg NAME MODE [<FILE] CMD...: output to NAME.out in bg_dir (MODE merge:
+# with stderr; quiet: without), stdin from FILE (an asynchronous command's
+# stdin is otherwise /dev/null). No subshell around the command: `wait PID`
+# gives its status, and a fork less per job counts under emulation.
+bg() {
+  _n=$1 _m=$2 _in=/dev/null
+  shift 2
+  case $1 in '<'*) _in=${1#<}; shift ;; esac
+  if [ "$_m" = merge ]; then
+    "$@" >"$bg_dir/$_n.out" 2>&1 <"$_in" &
+  else
+    "$@" 2>/dev/null >"$bg_dir/$_n.out" <"$_in" &
+  fi
+  eval "bg_pid_$_n=\$!"
+}
+# fg_result NAME VAR MODE [<FILE] CMD...: VAR gets what the background run
+# printed (or, without one, what running CMD now prints); returns its status.
+fg_result() {
+  _n=$1 _var=$2 _m=$3 _in=/dev/null
+  shift 3
+  case $1 in '<'*) _in=${1#<}; shift ;; esac
+  eval "_p=\${bg_pid_$_n:-}"
+  if [ -n "$_p" ]; then
+    wait "$_p"
+    _rc=$?
+    slurp "$_var" "$bg_dir/$_n.out"
+    return "$_rc"
+  fi
+  if [ "$_m" = merge ]; then _o=$("$@" 2>&1 <"$_in"); else _o=$("$@" 2>/dev/null <"$_in"); fi
+  _rc=$?
+  eval "$_var=\$_o"
+  return "$_rc"
+}
+if [ -n "$bg_dir" ]; then
+  # shellcheck disable=SC2086
+  have systemctl && bg units merge systemctl show docker.service docker.socket $UNIT_PROPS
+  if [ -n "$pid" ]; then
+    bg argv quiet "</proc/$pid/cmdline" tr '\000' '\n'
+    bg exe quiet readlink "/proc/$pid/exe"
+  fi
+  if have curl && [ -S "$sock" ]; then
+    bg api merge curl -sS --max-time 30 --unix-socket "$sock" -w "$nl@@code=%{http_code}@@$nl" \
+      "http://d/info"
+  fi
+  # The usual group by name now; others named by the configuration later.
+  if have getent; then
+    bg group_docker quiet getent group docker
+    bg passwd quiet getent passwd
+  fi
+  have auditctl && bg audit merge auditctl -l
+  have dpkg-query && bg dpkg quiet dpkg-query -W -f='${Package} ${Version} ${db:Status-Abbrev}\n' \
+    docker.io docker-ce docker-ce-cli moby-engine containerd containerd.io runc
+  have apt-cache && bg apt quiet apt-cache $APT_ARCHS policy docker.io docker-ce
+fi
+
 argv=""
 exe=""
 start_ticks=""
 btime=""
-clk_tck=""
 dockerd_err=""
 if [ -n "$pid" ]; then
-  argv=$(tr '\000' '\n' <"/proc/$pid/cmdline" 2>/dev/null) || dockerd_err="cannot read /proc/$pid/cmdline"
-  exe=$(readlink "/proc/$pid/exe" 2>/dev/null)
   # Builtins only: under emulation each fork+exec costs tens of ms.
   st=""
   read -r st <"/proc/$pid/stat" 2>/dev/null
@@ -202,7 +258,7 @@ if [ -n "$pid" ]; then
   while read -r k v; do
     if [ "$k" = btime ]; then btime=$v; break; fi
   done </proc/stat
-  fg_result clk clk_tck quiet getconf CLK_TCK
+  fg_result argv argv quiet "</proc/$pid/cmdline" tr '\000' '\n' || dockerd_err="cannot read /proc/$pid/cmdline"
 else
   dockerd_err="no running dockerd process"
 fi
@@ -250,11 +306,23 @@ systemctl_ok=0
 svc_show="" svc_err="" sock_show="" sock_err=""
 if have systemctl; then
   systemctl_ok=1
-  fg_result svc svc_show merge systemctl show docker.service -p FragmentPath -p DropInPaths \
-    -p EnvironmentFiles -p ExecStart -p ActiveState -p MainPID -p LimitNOFILE -p LimitNOFILESoft \
-    -p LimitNPROC -p LimitNPROCSoft || { svc_err=$svc_show; svc_show=""; }
-  fg_result sock sock_show merge systemctl show docker.socket -p FragmentPath -p DropInPaths \
-    -p Listen -p ActiveState || { sock_err=$sock_show; sock_show=""; }
+  # shellcheck disable=SC2086
+  if fg_result units units_show merge systemctl show docker.service docker.socket $UNIT_PROPS; then
+    _blk=svc
+    while IFS= read -r l; do
+      if [ -z "$l" ]; then
+        _blk=sock
+      elif [ "$_blk" = svc ]; then
+        svc_show="$svc_show${svc_show:+$nl}$l"
+      else
+        sock_show="$sock_show${sock_show:+$nl}$l"
+      fi
+    done <<EOF
+$units_show
+EOF
+  else
+    svc_err=$units_show sock_err=$units_show
+  fi
 else
   svc_err="systemctl not found"
   sock_err="systemctl not found"
@@ -296,8 +364,8 @@ if [ "$systemctl_ok" = 0 ]; then
   done
 fi
 svc_real="" sock_real=""
-[ -n "$svc_frag" ] && svc_real=$(readlink -f "$svc_frag" 2>/dev/null)
-[ -n "$sock_frag" ] && sock_real=$(readlink -f "$sock_frag" 2>/dev/null)
+[ -n "$svc_frag" ] && real_path svc_real "$svc_frag"
+[ -n "$sock_frag" ] && real_path sock_real "$sock_frag"
 
 # When dockerd is not running, its next command line is the unit's ExecStart.
 if [ -z "$argv" ] && [ -n "$svc_exec" ]; then
@@ -392,16 +460,84 @@ for f in /etc/audit/audit.rules /etc/audit/rules.d/*.rules; do
   [ -f "$f" ] && add_line read_list "$f"
 done
 
+# ---------------------------------------------------------------- stat
+# stat starts before the Docker API's answer is awaited: it does not need
+# it, and the daemon takes its time (/info runs runc and docker-init). The
+# root dir the daemon reports is stat'ed after, if it is still new.
+[ -n "$pid" ] && fg_result exe exe quiet readlink "/proc/$pid/exe"
+stat_list=""
+add_line stat_list "$svc_frag"
+add_line stat_list "$svc_real"
+# shellcheck disable=SC2086
+for f in $svc_dropins; do add_line stat_list "$f"; done
+add_line stat_list "$sock_frag"
+add_line stat_list "$sock_real"
+# shellcheck disable=SC2086
+for f in $sock_dropins; do add_line stat_list "$f"; done
+for f in /etc/docker "$daemon_json" /etc/default/docker /etc/sysconfig/docker /var/run/docker.sock "$sock" \
+  /run/containerd /run/containerd/containerd.sock /var/run/docker/containerd/containerd.sock \
+  /etc/containerd/config.toml /var/lib/docker /var/lib "$a_root" "$exe" \
+  "$a_ca" "$a_cert" "$a_key" "$a_seccomp" /root/.docker/ca.pem /root/.docker/cert.pem /root/.docker/key.pem; do
+  add_line stat_list "$f"
+done
+for n in dockerd containerd containerd-shim containerd-shim-runc-v1 containerd-shim-runc-v2 runc; do
+  for d in /usr/bin /usr/sbin /usr/local/bin /usr/local/sbin; do add_line stat_list "$d/$n"; done
+done
+# Under userns-remap the daemon works in <data root>/<uid>.<gid>.
+for f in /etc/docker/tls/* /etc/docker/certs.d/*/* /var/lib/docker/[0-9]*.[0-9]* ${a_root:+"$a_root"/[0-9]*.[0-9]*}; do
+  [ -e "$f" ] && add_line stat_list "$f"
+done
+while IFS= read -r h; do
+  case $h in unix://*) add_line stat_list "${h#unix://}" ;; esac
+done <<EOF
+$a_hosts
+EOF
+# stat_paths LIST / getent_groups LIST: the command on the newline-separated
+# LIST. They exec, so they run only in a background job or a $(...).
+stat_paths() {
+  IFS=$nl
+  set -f
+  # -L: owners and modes of what the path reaches; %d:%i tells which paths
+  # are one file.
+  # shellcheck disable=SC2086
+  exec stat -L -c '%n|%U|%G|%a|%F|%u|%g|%Y|%d:%i' -- $1
+}
+getent_groups() {
+  IFS=$nl
+  set -f
+  # shellcheck disable=SC2086
+  exec getent group $1
+}
+stat_ok=0 stat_out="" lstat_out="" stat_err=""
+if have stat; then
+  stat_ok=1
+  [ -n "$bg_dir" ] && bg stat quiet stat_paths "$stat_list"
+  # Which paths are symlinks is the builtin test -h, in the
+  # `stat -c '%n|%F'` layout the Rust side reads.
+  while IFS= read -r f; do
+    [ -n "$f" ] && [ -h "$f" ] && lstat_out="$lstat_out${lstat_out:+$nl}$f|symbolic link"
+  done <<EOF
+$stat_list
+EOF
+else
+  stat_err="stat not found"
+fi
+
 # ---------------------------------------------------------------- Docker API
+# /info only: it carries the engine version (ServerVersion) and the
+# experimental switch (ExperimentalBuild) too. /version would add component
+# versions no control reads, and dockerd runs `runc --version` and
+# `docker-init --version` to answer it, which under emulation costs more
+# than the rest of the audit's Docker work.
+API_ENDPOINTS=info
 api_via="" info="" info_err="" version="" version_err=""
 if have curl && [ -S "$sock" ]; then
   api_via=curl
-  # Both endpoints in one curl: every exec counts under emulation.
   fg_result api out merge curl -sS --max-time 30 --unix-socket "$sock" -w "$nl@@code=%{http_code}@@$nl" \
-    "http://d/info" "http://d/version"
+    "http://d/info"
   rc=$?
   rest=$out
-  for ep in info version; do
+  for ep in $API_ENDPOINTS; do
     body=${rest%%"@@code="*}
     rest=${rest#*"@@code="}
     code=${rest%%"@@"*}
@@ -429,7 +565,7 @@ elif have docker; then
   # The CLI prints its JSON on one stdout line even when the daemon is down
   # (then with empty server fields), and the error on stderr: keep the JSON
   # only when the command succeeded, and the other lines as the error.
-  for ep in info version; do
+  for ep in $API_ENDPOINTS; do
     out=$(docker "$ep" --format '{{json .}}' 2>&1)
     rc=$?
     body="" err=""
@@ -454,7 +590,6 @@ EOF
   done
 else
   info_err="neither curl with $sock nor the docker CLI is available"
-  version_err=$info_err
 fi
 root_dir=""
 if [ -n "$info" ]; then
@@ -465,53 +600,26 @@ if [ -n "$info" ]; then
   esac
 fi
 
-# ---------------------------------------------------------------- stat
-stat_list=""
-add_line stat_list "$svc_frag"
-add_line stat_list "$svc_real"
-# shellcheck disable=SC2086
-for f in $svc_dropins; do add_line stat_list "$f"; done
-add_line stat_list "$sock_frag"
-add_line stat_list "$sock_real"
-# shellcheck disable=SC2086
-for f in $sock_dropins; do add_line stat_list "$f"; done
-for f in /etc/docker "$daemon_json" /etc/default/docker /etc/sysconfig/docker /var/run/docker.sock "$sock" \
-  /run/containerd /run/containerd/containerd.sock /var/run/docker/containerd/containerd.sock \
-  /etc/containerd/config.toml /var/lib/docker "$a_root" "$root_dir" "${root_dir%/*}" "$exe" \
-  "$a_ca" "$a_cert" "$a_key" "$a_seccomp" /root/.docker/ca.pem /root/.docker/cert.pem /root/.docker/key.pem; do
-  add_line stat_list "$f"
-done
-for n in dockerd containerd containerd-shim containerd-shim-runc-v1 containerd-shim-runc-v2 runc; do
-  for d in /usr/bin /usr/sbin /usr/local/bin /usr/local/sbin; do add_line stat_list "$d/$n"; done
-done
-for f in /etc/docker/tls/* /etc/docker/certs.d/*/*; do
-  [ -e "$f" ] && add_line stat_list "$f"
-done
-while IFS= read -r h; do
-  case $h in unix://*) add_line stat_list "${h#unix://}" ;; esac
-done <<EOF
-$a_hosts
+# stat_more PATH...: stat the paths not asked for yet, appended to the lists.
+stat_more() {
+  _new=""
+  for f in "$@"; do
+    [ -n "$f" ] || continue
+    case "$nl$stat_list$nl" in *"$nl$f$nl"*) continue ;; esac
+    add_line stat_list "$f"
+    add_line _new "$f"
+  done
+  [ -n "$_new" ] && [ "$stat_ok" = 1 ] || return 0
+  _more=$(stat_paths "$_new" 2>/dev/null)
+  [ -n "$_more" ] && stat_out="$stat_out${stat_out:+$nl}$_more"
+  while IFS= read -r f; do
+    [ -h "$f" ] && lstat_out="$lstat_out${lstat_out:+$nl}$f|symbolic link"
+  done <<EOF
+$_new
 EOF
-stat_ok=0 stat_out="" lstat_out="" stat_err=""
-if have stat; then
-  stat_ok=1
-  # -L: owners and modes of what the path reaches; %d:%i tells which paths
-  # are one file; the second call (no -L) tells which paths are symlinks.
-  stat_out=$(
-    IFS=$nl
-    set -f
-    # shellcheck disable=SC2086
-    stat -L -c '%n|%U|%G|%a|%F|%u|%g|%Y|%d:%i' -- $stat_list 2>/dev/null
-  )
-  lstat_out=$(
-    IFS=$nl
-    set -f
-    # shellcheck disable=SC2086
-    stat -c '%n|%F' -- $stat_list 2>/dev/null
-  )
-else
-  stat_err="stat not found"
-fi
+}
+[ "$stat_ok" = 1 ] && fg_result stat stat_out quiet stat_paths "$stat_list"
+stat_more "$root_dir" "${root_dir%/*}"
 
 # ---------------------------------------------------------------- accounts
 group_names=""
@@ -524,37 +632,59 @@ done <<EOF
 $stat_out
 EOF
 case $sock_group in '' | root) ;; *) add_line group_names "$sock_group" ;; esac
-groups_json="" gids=""
+# docker was asked for at the start; other names in one more getent.
+group_out="" group_how=""
+if have getent; then
+  fg_result group_docker group_out quiet getent group docker
+  _more=""
+  while IFS= read -r g; do
+    [ "$g" = docker ] || add_line _more "$g"
+  done <<EOF
+$group_names
+EOF
+  if [ -n "$_more" ]; then
+    _o=$(getent_groups "$_more" 2>/dev/null)
+    [ -n "$_o" ] && group_out="$group_out${group_out:+$nl}$_o"
+  fi
+else
+  group_how=" (getent not found; read /etc/group)"
+  group_out=$(awk -F: -v names="$group_names" 'BEGIN { n = split(names, N, "\n"); for (i = 1; i <= n; i++) W[N[i]] = 1 } $1 in W' /etc/group 2>/dev/null)
+fi
+# group_entry NAME: sets entry to NAME's line of group_out, or empty.
+group_entry() {
+  entry=""
+  while IFS= read -r _l; do
+    case $_l in "$1":*) entry=$_l; break ;; esac
+  done <<EOF
+$group_out
+EOF
+}
+gids=""
 while IFS= read -r g; do
   [ -n "$g" ] || continue
-  entry="" gerr=""
-  if have getent; then
-    entry=$(getent group "$g" 2>/dev/null) || gerr="no group $g"
-  else
-    entry=$(awk -F: -v g="$g" '$1 == g' /etc/group 2>/dev/null)
-    [ -n "$entry" ] || gerr="no group $g (getent not found; read /etc/group)"
-  fi
-  gid=""
+  group_entry "$g"
   case $entry in
-    *:*:*) gid=${entry#*:}; gid=${gid#*:}; gid=${gid%%:*} ;;
+    *:*:*) gid=${entry#*:}; gid=${gid#*:}; gid=${gid%%:*}; gids="$gids $gid" ;;
   esac
-  [ -n "$gid" ] && gids="$gids $gid"
-  [ -n "$groups_json" ] && groups_json="$groups_json,"
-  groups_json="$groups_json{\"name\":$(js "$g"),\"entry\":$(jsn "$entry"),\"error\":$(jsn "$gerr")}"
 done <<EOF
 $group_names
 EOF
 passwd_primary=""
 if [ -n "$gids" ]; then
   if have getent; then
-    passwd_primary=$(getent passwd 2>/dev/null | while IFS= read -r l; do
+    # Filtered here, not in a pipeline: every subshell is a fork.
+    fg_result passwd _pw quiet getent passwd
+    while IFS= read -r l; do
       x=${l#*:}; x=${x#*:}; x=${x#*:}; g=${x%%:*}
-      case " $gids " in *" $g "*) printf '%s\n' "$l" ;; esac
-    done)
+      case " $gids " in *" $g "*) passwd_primary="$passwd_primary${passwd_primary:+$nl}$l" ;; esac
+    done <<EOF
+$_pw
+EOF
   else
     passwd_primary=$(awk -F: -v gids="$gids" 'BEGIN { n = split(gids, G, " "); for (i = 1; i <= n; i++) W[G[i]] = 1 } $4 in W' /etc/passwd 2>/dev/null)
   fi
 fi
+
 
 # ---------------------------------------------------------------- audit
 auditctl_ok=0 audit_rules="" audit_err=""
@@ -571,29 +701,19 @@ add_line mount_paths /var/lib/docker
 add_line mount_paths "$a_root"
 add_line mount_paths "$root_dir"
 add_line mount_paths "${root_dir%/*}"
-mounts_json=""
-if have findmnt; then
-  while IFS= read -r p; do
-    [ -n "$p" ] || continue
-    case $p in
-      /var/lib/docker) fg_result mnt_docker out merge findmnt -rno TARGET,SOURCE,FSTYPE -T "$p" ;;
-      /var/lib) fg_result mnt_lib out merge findmnt -rno TARGET,SOURCE,FSTYPE -T "$p" ;;
-      *) out=$(findmnt -rno TARGET,SOURCE,FSTYPE -T "$p" 2>&1) ;;
-    esac
-    rc=$?
-    [ -n "$mounts_json" ] && mounts_json="$mounts_json,"
-    if [ "$rc" -eq 0 ]; then
-      mounts_json="$mounts_json{\"path\":$(js "$p"),\"findmnt\":$(js "$out"),\"error\":null}"
-    else
-      mounts_json="$mounts_json{\"path\":$(js "$p"),\"findmnt\":null,\"error\":$(jsn "findmnt exit $rc: $out")}"
-    fi
-  done <<EOF
+# The mount holding each path comes from mountinfo, on the Rust side: one
+# file read here instead of a findmnt per path. A path's symlinks are
+# resolved first (findmnt -T does that too), by builtins.
+add_line read_list /proc/self/mountinfo
+mount_reals=""
+while IFS= read -r p; do
+  [ -n "$p" ] || continue
+  real_path real "$p"
+  [ -n "$mount_reals" ] && mount_reals="$mount_reals$nl"
+  mount_reals="$mount_reals$p$nl$real"
+done <<EOF
 $mount_paths
 EOF
-else
-  # The Rust side finds the mount point from mountinfo instead.
-  add_line read_list /proc/self/mountinfo
-fi
 
 # ---------------------------------------------------------------- packages
 dpkg_out="" apt_out="" rpm_out="" yum_out=""
@@ -602,7 +722,8 @@ if have dpkg-query; then
     docker.io docker-ce docker-ce-cli moby-engine containerd containerd.io runc
 fi
 if have apt-cache; then
-  fg_result apt apt_out quiet apt-cache policy docker.io docker-ce
+  # shellcheck disable=SC2086
+  fg_result apt apt_out quiet apt-cache $APT_ARCHS policy docker.io docker-ce
 fi
 if have rpm; then
   rpm_out=$(rpm -q --qf '%{NAME} %{EPOCH}:%{VERSION}-%{RELEASE}\n' docker-ce docker moby-engine 2>/dev/null)
@@ -612,6 +733,15 @@ if have dnf; then
   yum_out=$(dnf -C -q list --upgrades docker-ce docker moby-engine 2>/dev/null)
 elif have yum; then
   yum_out=$(yum -C -q list updates docker-ce docker 2>/dev/null)
+fi
+
+# Every background result has been read: their folder goes now, beside the
+# writing of the document, rather than in an exit trap after it.
+rm_pid=""
+if [ -n "$bg_dir" ]; then
+  rm -rf "$bg_dir" &
+  rm_pid=$!
+  trap - EXIT
 fi
 
 # ---------------------------------------------------------------- misc
@@ -652,6 +782,37 @@ $1
 EOF
 }
 
+# mount_reals holds path and resolved path, a line each.
+emit_mounts() {
+  first=1
+  while IFS= read -r p && IFS= read -r r; do
+    [ "$first" = 1 ] || printf ','
+    first=0
+    printf '{"path":'; js "$p"
+    printf ',"real":'; js "$r"
+    printf ',"findmnt":null,"error":null}'
+  done <<EOF
+$mount_reals
+EOF
+}
+
+emit_groups() {
+  first=1
+  while IFS= read -r g; do
+    [ -n "$g" ] || continue
+    [ "$first" = 1 ] || printf ','
+    first=0
+    group_entry "$g"
+    printf '{"name":'; js "$g"
+    printf ',"entry":'; jsn "$entry"
+    printf ',"error":'
+    if [ -n "$entry" ]; then printf 'null'; else js "no group $g$group_how"; fi
+    printf '}'
+  done <<EOF
+$group_names
+EOF
+}
+
 # Values are printed directly, not through $(...): a command substitution of
 # a function is a fork, and forks are what the probe's time goes to.
 {
@@ -666,7 +827,6 @@ printf ',"argv":'; jsa "$argv"
 printf ',"exe":'; jsn "$exe"
 printf ',"start_ticks":'; jnum "$start_ticks"
 printf ',"btime":'; jnum "$btime"
-printf ',"clk_tck":'; jnum "$clk_tck"
 printf ',"error":'; jsn "$dockerd_err"
 printf '},"systemd":{"systemctl":'; jbool "$systemctl_ok"
 printf ',"service":{"show":'; jsn "$svc_show"
@@ -683,7 +843,9 @@ emit_files "$read_list"
 printf '],"api":{"via":'; jsn "$api_via"
 printf ',"info":%s,"info_error":' "${info:-null}"; jsn "$info_err"
 printf ',"version":%s,"version_error":' "${version:-null}"; jsn "$version_err"
-printf '},"groups":[%s]' "$groups_json"
+printf '},"groups":['
+emit_groups
+printf ']'
 printf ',"passwd_primary":'; jsa "$passwd_primary"
 printf ',"stat":{"available":'; jbool "$stat_ok"
 printf ',"requested":'; jsa "$stat_list"
@@ -693,7 +855,9 @@ printf ',"error":'; jsn "$stat_err"
 printf '},"audit":{"auditctl":'; jbool "$auditctl_ok"
 printf ',"rules":'; jsn "$audit_rules"
 printf ',"error":'; jsn "$audit_err"
-printf '},"mounts":[%s]' "$mounts_json"
+printf '},"mounts":['
+emit_mounts
+printf ']'
 printf ',"packages":{"dpkg":'; jsn "$dpkg_out"
 printf ',"apt_policy":'; jsn "$apt_out"
 printf ',"rpm":'; jsn "$rpm_out"
@@ -701,3 +865,6 @@ printf ',"yum_updates":'; jsn "$yum_out"
 printf '},"sysctl":{"user.max_user_namespaces":'; jsn "$userns_max"
 printf '}}\n'
 } | awk "$J_FINAL"
+status=$?
+[ -z "$rm_pid" ] || wait "$rm_pid"
+exit "$status"

@@ -60,6 +60,14 @@ fn docker_root_mount() {
     let f = expect(&h, "docker-root-mount", "fail");
     evidence_has(&f, "not on its own mount");
 
+    // A root dir behind a symlink is judged at its real path.
+    let mut h = Host::hardened();
+    h.facts.mounts[0].real = Some("/srv/docker".into());
+    h.facts.mounts[0].mount.as_mut().unwrap().target = "/srv/docker".into();
+    let f = expect(&h, "docker-root-mount", "pass");
+    evidence_has(&f, "resolves to /srv/docker");
+    evidence_has(&f, "mountinfo /var/lib/docker: TARGET=/srv/docker");
+
     // Without the findmnt answer, mountinfo decides.
     let mut h = Host::hardened();
     h.facts.mounts.clear();

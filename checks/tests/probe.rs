@@ -85,7 +85,7 @@ fn probe_runs_on_this_host() {
         let out = run_probe(&sh, None, &[]);
         let raw: serde_json::Value =
             serde_json::from_str(&out).unwrap_or_else(|e| panic!("{sh:?}: {e}\n{out}"));
-        assert_eq!(raw["probe_version"], 1);
+        assert_eq!(raw["probe_version"], 2);
         for key in [
             "dockerd", "systemd", "files", "api", "groups", "stat", "audit", "mounts", "packages",
             "sysctl",
@@ -145,7 +145,11 @@ fn probe_with_fake_tools_round_trips_every_section() {
     let unit = tmp.0.join("docker.service");
     let dropin = tmp.0.join("override.conf");
     let env = tmp.0.join("docker.env");
-    fs::write(&unit, TRICKY).unwrap();
+    // The unit systemd names is a symlink into another folder.
+    let unit_real = tmp.0.join("units").join("docker.service");
+    fs::create_dir_all(unit_real.parent().unwrap()).unwrap();
+    fs::write(&unit_real, TRICKY).unwrap();
+    std::os::unix::fs::symlink(&unit_real, &unit).unwrap();
     fs::write(
         &dropin,
         "[Service]\nEnvironmentFile=-".to_string() + env.to_str().unwrap() + "\n",
@@ -156,21 +160,38 @@ fn probe_with_fake_tools_round_trips_every_section() {
         &bin,
         "systemctl",
         &format!(
-            r#"case "$*" in
-*docker.service*) printf 'FragmentPath={unit}\nDropInPaths={dropin}\nEnvironmentFiles={env} (ignore_errors=yes)\nExecStart={{ path=/usr/sbin/dockerd ; argv[]=/usr/sbin/dockerd -H fd:// ; ignore_errors=no }}\nActiveState=active\nLimitNOFILE=1048576\n' ;;
-*docker.socket*) printf 'FragmentPath=\nDropInPaths=\nListen=/run/docker.sock (Stream)\nActiveState=active\n' ;;
-esac"#,
+            // Like systemctl show with several units: a blank line between
+            // their blocks.
+            r#"sep=
+for u in "$@"; do
+  case $u in
+  docker.service) printf "$sep"'FragmentPath={unit}\nDropInPaths={dropin}\nEnvironmentFiles={env} (ignore_errors=yes)\nExecStart={{ path=/usr/sbin/dockerd ; argv[]=/usr/sbin/dockerd -H fd:// ; ignore_errors=no }}\nActiveState=active\nLimitNOFILE=1048576\n'; sep='\n' ;;
+  docker.socket) printf "$sep"'FragmentPath=\nDropInPaths=\nListen=/run/docker.sock (Stream)\nActiveState=active\n'; sep='\n' ;;
+  esac
+done"#,
             unit = unit.display(),
             dropin = dropin.display(),
             env = env.display()
         ),
     );
-    let json_line = INFO.replace('\'', "'\\''");
+    // DockerRootDir behind a symlink, its last part missing: the probe
+    // resolves what exists (for the mount lookup) and keeps the rest.
+    let real_dir = tmp.0.join("real");
+    fs::create_dir_all(&real_dir).unwrap();
+    std::os::unix::fs::symlink(&real_dir, tmp.0.join("link")).unwrap();
+    let root_dir = tmp.0.join("link").join("docker");
+    let json_line = INFO
+        .replace("/var/lib/docker", root_dir.to_str().unwrap())
+        .replace('\'', "'\\''");
     fake(&bin, "docker", &format!("case \"$1\" in info) printf '%s\\n' '{json_line}' ;; version) printf '%s\\n' '{{\"Client\":{{\"Version\":\"20.10.24\"}},\"Server\":{{\"Version\":\"20.10.24+dfsg1\",\"Experimental\":false}}}}' ;; esac"));
-    // Like the real API: the JSON ends in a newline, then -w adds "\n200".
-    // Like curl with two URLs and `-w "\n@@code=%{http_code}@@\n"`: each body
+    // Like curl with `-w "\n@@code=%{http_code}@@\n"`: for each URL the body
     // (with the API's own newline), then the write-out.
-    fake(&bin, "curl", &format!("printf '%s\\n\\n@@code=200@@\\n' '{json_line}' '{{\"Version\":\"20.10.24+dfsg1\",\"Experimental\":false}}'"));
+    fake(&bin, "curl", &format!(r#"for a in "$@"; do
+  case $a in
+  http://d/info) printf '%s\n\n@@code=200@@\n' '{json_line}' ;;
+  http://d/version) printf '%s\n\n@@code=200@@\n' '{{"Version":"20.10.24+dfsg1","Experimental":false}}' ;;
+  esac
+done"#));
     fake(
         &bin,
         "getent",
@@ -181,7 +202,6 @@ esac"#,
 esac"#,
     );
     fake(&bin, "auditctl", "printf -- '-w /usr/sbin/dockerd -p rwxa -k docker\\n-a always,exit -F path=/usr/bin/containerd -F perm=x -F key=docker\\n'");
-    fake(&bin, "findmnt", "echo '/var/lib/docker /dev/sdb ext4'");
     fake(
         &bin,
         "apt-cache",
@@ -226,7 +246,10 @@ esac"#,
             .contains("--icc=false"));
         let info = f.api.info.as_ref().unwrap();
         assert_eq!(info["Name"], "x \"quoted\"");
-        assert_eq!(f.api.version.as_ref().unwrap()["Version"], "20.10.24+dfsg1");
+        // /info alone: it carries the version, and /version costs the
+        // daemon two execs.
+        assert!(f.api.version.is_none(), "{sh:?}");
+        assert_eq!(info["ServerVersion"], "20.10.24+dfsg1");
         let g = f.group("docker").unwrap().group.as_ref().unwrap();
         assert_eq!(g.all_members(), ["alice", "bob", "mallory"]);
         let rules = f.audit.loaded.as_ref().unwrap();
@@ -234,15 +257,19 @@ esac"#,
             rules.iter().map(|r| r.path.as_str()).collect::<Vec<_>>(),
             ["/usr/sbin/dockerd", "/usr/bin/containerd"]
         );
+        let root_real = fs::canonicalize(&real_dir).unwrap();
+        let m = f.mount_of(root_dir.to_str().unwrap()).unwrap();
         assert_eq!(
-            f.mount_of("/var/lib/docker")
-                .unwrap()
-                .mount
-                .as_ref()
-                .unwrap()
-                .source,
-            "/dev/sdb"
+            m.real.as_deref(),
+            Some(root_real.join("docker").to_str().unwrap()),
+            "{sh:?}"
         );
+        let m = f.mount_of(tmp.0.join("link").to_str().unwrap()).unwrap();
+        assert_eq!(m.real.as_deref(), Some(root_real.to_str().unwrap()));
+        // The mount comes from this host's own mountinfo.
+        assert_eq!(m.via, "mountinfo");
+        let mount = m.mount.as_ref().unwrap();
+        assert!(root_real.starts_with(&mount.target), "{mount:?}");
         assert_eq!(
             f.packages[0].newer_candidate(),
             Some("20.10.24+dfsg1-1+deb12u1")
@@ -254,5 +281,10 @@ esac"#,
             assert!(icc.verdict.is_pass(), "{icc:?}");
         }
         assert!(f.stat.available);
+        let real = fs::canonicalize(&unit_real).unwrap();
+        assert_eq!(f.service.fragment_real.as_deref(), real.to_str(), "{sh:?}");
+        let lookup = |p: &str| f.stat.entries.iter().find(|e| e.path == p).cloned();
+        assert!(lookup(unit_s).unwrap().symlink, "{sh:?}");
+        assert!(!lookup(real.to_str().unwrap()).unwrap().symlink, "{sh:?}");
     }
 }

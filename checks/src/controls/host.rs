@@ -10,23 +10,32 @@ pub(super) fn docker_root_mount(ctx: &Ctx) -> Outcome {
     let dr = ctx.data_root();
     let mut ev = dr.evidence;
     let path = dr.base;
+    // A root dir reached through a symlink is judged where it really is.
+    let mut real = path.clone();
     let mount = match ctx.facts.mount_of(&path) {
-        Some(mf) => match &mf.mount {
-            Some(m) => Some((m.clone(), "findmnt -T")),
-            None => {
-                ev.push(format!(
-                    "findmnt -T {path}: {}",
-                    mf.error.as_deref().unwrap_or("no answer")
-                ));
-                None
+        Some(mf) => {
+            if let Some(r) = mf.real.as_deref().filter(|r| *r != path) {
+                ev.push(format!("{path} resolves to {r}"));
+                real = r.to_string();
             }
-        },
+            match &mf.mount {
+                Some(m) => Some((m.clone(), mf.via.as_str())),
+                None => {
+                    ev.push(format!(
+                        "{} {path}: {}",
+                        mf.via,
+                        mf.error.as_deref().unwrap_or("no answer")
+                    ));
+                    None
+                }
+            }
+        }
         None => None,
     };
     let mount = mount.or_else(|| {
         ctx.facts
             .content("/proc/self/mountinfo")
-            .and_then(|mi| mount_of_from_mountinfo(mi, &path))
+            .and_then(|mi| mount_of_from_mountinfo(mi, &real))
             .map(|m| (m, "mountinfo"))
     });
     let Some((m, how)) = mount else {
@@ -36,8 +45,8 @@ pub(super) fn docker_root_mount(ctx: &Ctx) -> Outcome {
         "{how} {path}: TARGET={} SOURCE={} FSTYPE={}",
         m.target, m.source, m.fstype
     ));
-    if m.target == path {
-        ev.push(format!("{path} is its own mount point"));
+    if m.target == real {
+        ev.push(format!("{real} is its own mount point"));
         Outcome::pass(ev)
     } else {
         ev.push(format!(

@@ -35,9 +35,9 @@ impl<'a> Ctx<'a> {
     /// The engine version, from the daemon's answer or else the installed
     /// package; with the line it was read from.
     pub fn engine_version(&self) -> Option<(EngineVersion, String)> {
-        if let Some(v) = self.api.server_version() {
+        if let Some((v, field)) = self.api.server_version_cited() {
             if let Some(ev) = EngineVersion::parse(v) {
-                return Some((ev, format!("/version: Version={v}")));
+                return Some((ev, format!("{field}={v}")));
             }
         }
         self.facts.packages.iter().find_map(|p| {

@@ -187,11 +187,13 @@ impl Host {
         f.audit.loaded = Some(parse_rules(RULES));
         f.mounts = vec![MountFact {
             path: "/var/lib/docker".into(),
+            real: Some("/var/lib/docker".into()),
             mount: Some(Mount {
                 target: "/var/lib/docker".into(),
                 source: "/dev/sdb".into(),
                 fstype: "ext4".into(),
             }),
+            via: "mountinfo".into(),
             error: None,
         }];
         f.packages = vec![PackageState {
