@@ -56,8 +56,8 @@ function esc(s,   o, i, ch) {
 '
 
 # Strings are not escaped where they are printed: each is framed by control
-# characters (\036 string, \035 array of lines, \034 file content; \037
-# ends it) and ONE awk pass over the whole document escapes them at the end.
+# characters (\036 string, \035 array of lines, \034 file content, \033 the
+# path of a file whose content goes there; \037 ends it) and ONE awk pass over the whole document escapes them at the end.
 # Under emulation every fork+exec costs tens of milliseconds, and an awk per
 # string made the probe take seconds.
 js() { printf '\036%s\037' "$1"; }
@@ -70,10 +70,18 @@ jsa() { if [ -n "$1" ]; then printf '\035%s\037' "$1"; else printf '[]'; fi; }
 J_FINAL="$AWK_LIB"'
 BEGIN { RS = "\037"; init() }
 {
-  k = match($0, "[\034\035\036]")
+  k = match($0, "[\033\034\035\036]")
   if (!k) { printf "%s", $0; next }
   printf "%s", substr($0, 1, k - 1)
   kind = substr($0, k, 1); raw = substr($0, k + 1)
+  if (kind == "\033") {
+    # A file to embed: awk reads it in blocks, where the shell would read
+    # it a byte per read(2). Records end at RS, so one is the whole file.
+    f = raw; raw = ""; m = 0
+    while ((getline l < f) > 0) raw = raw (m++ ? RS : "") l
+    close(f)
+    kind = "\034"
+  }
   if (kind == "\035") {
     n = split(raw, L, "\n"); a = "["
     for (m = 1; m <= n; m++) a = a (m > 1 ? "," : "") "\"" esc(L[m]) "\""
@@ -224,7 +232,6 @@ if [ -n "$bg_dir" ]; then
   have systemctl && bg units merge systemctl show docker.service docker.socket $UNIT_PROPS
   if [ -n "$pid" ]; then
     bg argv quiet "</proc/$pid/cmdline" tr '\000' '\n'
-    bg exe quiet readlink "/proc/$pid/exe"
   fi
   if have curl && [ -S "$sock" ]; then
     bg api merge curl -sS --max-time 30 --unix-socket "$sock" -w "$nl@@code=%{http_code}@@$nl" \
@@ -236,8 +243,12 @@ if [ -n "$bg_dir" ]; then
     bg passwd quiet getent passwd
   fi
   have auditctl && bg audit merge auditctl -l
-  have dpkg-query && bg dpkg quiet dpkg-query -W -f='${Package} ${Version} ${db:Status-Abbrev}\n' \
-    docker.io docker-ce docker-ce-cli moby-engine containerd containerd.io runc
+  # apt-cache policy names the installed version too; dpkg-query is for
+  # dpkg hosts without apt.
+  if ! have apt-cache && have dpkg-query; then
+    bg dpkg quiet dpkg-query -W -f='${Package} ${Version} ${db:Status-Abbrev}\n' \
+      docker.io docker-ce docker-ce-cli moby-engine containerd containerd.io runc
+  fi
   have apt-cache && bg apt quiet apt-cache $APT_ARCHS policy docker.io docker-ce
 fi
 
@@ -464,7 +475,14 @@ done
 # stat starts before the Docker API's answer is awaited: it does not need
 # it, and the daemon takes its time (/info runs runc and docker-init). The
 # root dir the daemon reports is stat'ed after, if it is still new.
-[ -n "$pid" ] && fg_result exe exe quiet readlink "/proc/$pid/exe"
+# The executable: argv[0] with its links resolved when it is the very file
+# running (test -ef compares device and inode, a builtin), else readlink
+# (a program started by a relative name, or replaced since it started).
+if [ -n "$pid" ]; then
+  _a0=${argv%%"$nl"*}
+  case $_a0 in /*) [ "$_a0" -ef "/proc/$pid/exe" ] && real_path exe "$_a0" ;; esac
+  [ -n "$exe" ] || exe=$(readlink "/proc/$pid/exe" 2>/dev/null)
+fi
 stat_list=""
 add_line stat_list "$svc_frag"
 add_line stat_list "$svc_real"
@@ -717,7 +735,7 @@ EOF
 
 # ---------------------------------------------------------------- packages
 dpkg_out="" apt_out="" rpm_out="" yum_out=""
-if have dpkg-query; then
+if ! have apt-cache && have dpkg-query; then
   fg_result dpkg dpkg_out quiet dpkg-query -W -f='${Package} ${Version} ${db:Status-Abbrev}\n' \
     docker.io docker-ce docker-ce-cli moby-engine containerd containerd.io runc
 fi
@@ -770,10 +788,8 @@ emit_files() {
     if [ ! -e "$f" ]; then
       printf '"exists":false,"content":null,"error":null}'
     elif [ -f "$f" ] && [ -r "$f" ]; then
-      printf '"exists":true,"content":\034'
-      # A builtin loop rather than cat: no exec per file.
-      while IFS= read -r line || [ -n "$line" ]; do printf '%s\n' "$line"; done <"$f" 2>/dev/null
-      printf '\037,"error":null}'
+      # The final awk reads the file itself (see J_FINAL).
+      printf '"exists":true,"content":\033%s\037,"error":null}' "$f"
     else
       printf '"exists":true,"content":null,"error":"not a readable regular file"}'
     fi

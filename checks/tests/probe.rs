@@ -186,12 +186,18 @@ done"#,
     fake(&bin, "docker", &format!("case \"$1\" in info) printf '%s\\n' '{json_line}' ;; version) printf '%s\\n' '{{\"Client\":{{\"Version\":\"20.10.24\"}},\"Server\":{{\"Version\":\"20.10.24+dfsg1\",\"Experimental\":false}}}}' ;; esac"));
     // Like curl with `-w "\n@@code=%{http_code}@@\n"`: for each URL the body
     // (with the API's own newline), then the write-out.
-    fake(&bin, "curl", &format!(r#"for a in "$@"; do
+    fake(
+        &bin,
+        "curl",
+        &format!(
+            r#"for a in "$@"; do
   case $a in
   http://d/info) printf '%s\n\n@@code=200@@\n' '{json_line}' ;;
   http://d/version) printf '%s\n\n@@code=200@@\n' '{{"Version":"20.10.24+dfsg1","Experimental":false}}' ;;
   esac
-done"#));
+done"#
+        ),
+    );
     fake(
         &bin,
         "getent",
