@@ -228,14 +228,24 @@ fg_result() {
   return "$_rc"
 }
 if [ -n "$bg_dir" ]; then
+  # Longest first: the daemon's /info (it runs runc and docker-init to
+  # answer), then what the shell needs soonest, then apt-cache.
+  if have curl && [ -S "$sock" ]; then
+    bg api merge curl -sS --max-time 30 --unix-socket "$sock" -w "$nl@@code=%{http_code}@@$nl" \
+      "http://d/info"
+  fi
   # shellcheck disable=SC2086
   have systemctl && bg units merge systemctl show docker.service docker.socket $UNIT_PROPS
   if [ -n "$pid" ]; then
     bg argv quiet "</proc/$pid/cmdline" tr '\000' '\n'
   fi
-  if have curl && [ -S "$sock" ]; then
-    bg api merge curl -sS --max-time 30 --unix-socket "$sock" -w "$nl@@code=%{http_code}@@$nl" \
-      "http://d/info"
+  # shellcheck disable=SC2086
+  have apt-cache && bg apt quiet apt-cache $APT_ARCHS policy docker.io docker-ce
+  # apt-cache policy names the installed version too; dpkg-query is for
+  # dpkg hosts without apt.
+  if ! have apt-cache && have dpkg-query; then
+    bg dpkg quiet dpkg-query -W -f='${Package} ${Version} ${db:Status-Abbrev}\n' \
+      docker.io docker-ce docker-ce-cli moby-engine containerd containerd.io runc
   fi
   # The usual group by name now; others named by the configuration later.
   if have getent; then
@@ -243,13 +253,6 @@ if [ -n "$bg_dir" ]; then
     bg passwd quiet getent passwd
   fi
   have auditctl && bg audit merge auditctl -l
-  # apt-cache policy names the installed version too; dpkg-query is for
-  # dpkg hosts without apt.
-  if ! have apt-cache && have dpkg-query; then
-    bg dpkg quiet dpkg-query -W -f='${Package} ${Version} ${db:Status-Abbrev}\n' \
-      docker.io docker-ce docker-ce-cli moby-engine containerd containerd.io runc
-  fi
-  have apt-cache && bg apt quiet apt-cache $APT_ARCHS policy docker.io docker-ce
 fi
 
 argv=""
