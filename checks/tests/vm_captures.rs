@@ -216,3 +216,50 @@ fn debian_12_with_a_tcp_drop_in_and_docker_opts() {
         .iter()
         .any(|l| l.contains("tcp.conf")));
 }
+
+/// Probe version 1 (findmnt per path, /version, getconf, dpkg-query beside
+/// apt-cache) and version 2 captured from the same fresh image: every
+/// control gets the same verdict, and the facts they share agree.
+#[test]
+fn probe_v1_and_v2_captures_agree() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut compared = 0;
+    for (name, v2_text) in captures() {
+        let v1_path = dir.join(&name).join("probe-v1.json");
+        let Ok(v1_text) = std::fs::read_to_string(&v1_path) else {
+            continue;
+        };
+        let (v1, v2) = (
+            parse_facts(&v1_text).unwrap(),
+            parse_facts(&v2_text).unwrap(),
+        );
+        assert_eq!((v1.probe_version, v2.probe_version), (1, 2), "{name}");
+        let verdicts = |f| {
+            audit(f, &Policy::default())
+                .iter()
+                .map(|x| (x.id.clone(), kind(x)))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(verdicts(&v1), verdicts(&v2), "{name}");
+        let root = |f: &shipshape_checks::Facts| {
+            f.mount_of("/var/lib/docker")
+                .and_then(|m| m.mount.clone())
+                // The target only: the debian-13 v1 capture predates the
+                // root disk's move to its own controller (it was sdb then).
+                .map(|m| m.target)
+        };
+        assert_eq!(root(&v1), root(&v2), "{name}: the mount of /var/lib/docker");
+        assert_eq!(v2.mount_of("/var/lib/docker").unwrap().via, "mountinfo");
+        assert_eq!(v1.dockerd.exe, v2.dockerd.exe, "{name}");
+        assert_eq!(v1.service.fragment_real, v2.service.fragment_real, "{name}");
+        let pkgs = |f: &shipshape_checks::Facts| {
+            f.packages
+                .iter()
+                .map(|p| (p.name.clone(), p.installed.clone(), p.candidate.clone()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(pkgs(&v1), pkgs(&v2), "{name}");
+        compared += 1;
+    }
+    assert!(compared >= 2, "debian-12 and debian-13 have both captures");
+}
