@@ -237,7 +237,7 @@ fn probe_v1_and_v2_captures_agree() {
         let verdicts = |f| {
             audit(f, &Policy::default())
                 .iter()
-                .map(|x| (x.id.clone(), kind(x)))
+                .map(|x| (x.id, kind(x)))
                 .collect::<Vec<_>>()
         };
         assert_eq!(verdicts(&v1), verdicts(&v2), "{name}");
