@@ -140,15 +140,13 @@ slurp() {
   eval "$1=\$_s"
 }
 
-# The slow commands that depend on nothing else here (the Docker API, which
-# waits on dockerd; the package database) start first and run in the
-# background while the rest is gathered. Their output goes to a private
-# temporary folder that is removed on exit; without one they run in turn.
+# The Docker API socket (a test points it elsewhere).
 sock=${SHIPSHAPE_DOCKER_SOCK:-/var/run/docker.sock}
 # One systemctl for both units (it prints them in turn, a blank line
 # between); a property a unit type lacks is left out of its block.
 UNIT_PROPS="-p FragmentPath -p DropInPaths -p EnvironmentFiles -p ExecStart -p Listen -p ActiveState
 -p MainPID -p LimitNOFILE -p LimitNOFILESoft -p LimitNPROC -p LimitNPROCSoft"
+
 # ---------------------------------------------------------------- the daemon
 # Builtins over /proc rather than pidof: one exec costs more under emulation
 # than reading every process's comm. Found first, so that reading its
