@@ -776,27 +776,32 @@ kernel=""
 [ -r /proc/sys/kernel/osrelease ] && read -r kernel </proc/sys/kernel/osrelease
 
 # ---------------------------------------------------------------- output
-emit_files() {
-  first=1
-  while IFS= read -r f; do
-    [ -n "$f" ] || continue
-    [ "$first" = 1 ] || printf ','
-    first=0
-    printf '{"path":'
-    js "$f"
-    printf ','
-
-    if [ ! -e "$f" ]; then
-      printf '"exists":false,"content":null,"error":null}'
-    elif [ -f "$f" ] && [ -r "$f" ]; then
-      # The final awk reads the file itself (see J_FINAL).
-      printf '"exists":true,"content":\033%s\037,"error":null}' "$f"
-    else
-      printf '"exists":true,"content":null,"error":"not a readable regular file"}'
-    fi
+# each_json LIST FN: runs FN LINE for each non-empty line of LIST, with a
+# comma between their outputs (a JSON array's elements).
+each_json() {
+  _first=1
+  while IFS= read -r _item; do
+    [ -n "$_item" ] || continue
+    [ "$_first" = 1 ] || printf ','
+    _first=0
+    "$2" "$_item"
   done <<EOF
 $1
 EOF
+}
+
+file_json() {
+  printf '{"path":'
+  js "$1"
+  printf ','
+  if [ ! -e "$1" ]; then
+    printf '"exists":false,"content":null,"error":null}'
+  elif [ -f "$1" ] && [ -r "$1" ]; then
+    # The final awk reads the file itself (see J_FINAL).
+    printf '"exists":true,"content":\033%s\037,"error":null}' "$1"
+  else
+    printf '"exists":true,"content":null,"error":"not a readable regular file"}'
+  fi
 }
 
 # mount_reals holds path and resolved path, a line each.
@@ -813,21 +818,13 @@ $mount_reals
 EOF
 }
 
-emit_groups() {
-  first=1
-  while IFS= read -r g; do
-    [ -n "$g" ] || continue
-    [ "$first" = 1 ] || printf ','
-    first=0
-    group_entry "$g"
-    printf '{"name":'; js "$g"
-    printf ',"entry":'; jsn "$entry"
-    printf ',"error":'
-    if [ -n "$entry" ]; then printf 'null'; else js "no group $g$group_how"; fi
-    printf '}'
-  done <<EOF
-$group_names
-EOF
+group_json() {
+  group_entry "$1"
+  printf '{"name":'; js "$1"
+  printf ',"entry":'; jsn "$entry"
+  printf ',"error":'
+  if [ -n "$entry" ]; then printf 'null'; else js "no group $1$group_how"; fi
+  printf '}'
 }
 
 # Values are printed directly, not through $(...): a command substitution of
@@ -856,12 +853,12 @@ printf ',"error":'; jsn "$sock_err"
 printf '}},"service_fragment":'; jsn "$svc_frag"
 printf ',"daemon_json_path":'; js "$daemon_json"
 printf ',"files":['
-emit_files "$read_list"
+each_json "$read_list" file_json
 printf '],"api":{"via":'; jsn "$api_via"
 printf ',"info":%s,"info_error":' "${info:-null}"; jsn "$info_err"
 printf ',"version":%s,"version_error":' "${version:-null}"; jsn "$version_err"
 printf '},"groups":['
-emit_groups
+each_json "$group_names" group_json
 printf ']'
 printf ',"passwd_primary":'; jsa "$passwd_primary"
 printf ',"stat":{"available":'; jbool "$stat_ok"
