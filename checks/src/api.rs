@@ -30,10 +30,6 @@ impl<'a> Api<'a> {
         self.info_field(key)?.as_bool()
     }
 
-    pub fn server_version(&self) -> Option<&'a str> {
-        self.server_version_cited().map(|(v, _)| v)
-    }
-
     /// The engine version with the field it came from: `/version`'s
     /// `Version` (probe version 1), else `/info`'s `ServerVersion`.
     pub fn server_version_cited(&self) -> Option<(&'a str, &'static str)> {
@@ -189,6 +185,14 @@ mod tests {
             Api::new(Some(&info), None).experimental(),
             Some((true, "/info: ExperimentalBuild"))
         );
-        assert_eq!(api.server_version(), Some("26.1.5"));
+        assert_eq!(
+            api.server_version_cited(),
+            Some(("26.1.5", "/version: Version"))
+        );
+        let info = json!({"ServerVersion": "26.1.5"});
+        assert_eq!(
+            Api::new(Some(&info), None).server_version_cited(),
+            Some(("26.1.5", "/info: ServerVersion"))
+        );
     }
 }

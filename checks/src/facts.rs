@@ -199,6 +199,20 @@ impl Facts {
     pub fn mount_of(&self, path: &str) -> Option<&MountFact> {
         self.mounts.iter().find(|m| m.path == path)
     }
+
+    /// The mount holding `path`: the probe's answer for it, else, for a
+    /// path the probe did not list, the `/proc/self/mountinfo` it read.
+    pub fn mount_holding(&self, path: &str) -> MountFact {
+        self.mount_of(path).cloned().unwrap_or_else(|| MountFact {
+            path: path.to_string(),
+            real: None,
+            mount: self
+                .content("/proc/self/mountinfo")
+                .and_then(|mi| mount_of_from_mountinfo(mi, path)),
+            via: "mountinfo".to_string(),
+            error: None,
+        })
+    }
 }
 
 // ------------------------------------------------------------------ raw probe
@@ -464,6 +478,8 @@ fn mount_facts(raw: Vec<RawMount>, files: &[FileFact]) -> Vec<MountFact> {
                     mount_of_from_mountinfo(mi, m.real.as_deref().unwrap_or(&m.path)),
                     "mountinfo",
                 ),
+                // Version 2 resolves `real` and reads mountinfo; 1 runs findmnt.
+                _ if m.real.is_some() => (None, "mountinfo"),
                 _ => (None, "findmnt -T"),
             };
             MountFact {

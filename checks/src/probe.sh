@@ -531,13 +531,6 @@ stat_ok=0 stat_out="" lstat_out="" stat_err=""
 if have stat; then
   stat_ok=1
   [ -n "$bg_dir" ] && bg stat quiet stat_paths "$stat_list"
-  # Which paths are symlinks is the builtin test -h, in the
-  # `stat -c '%n|%F'` layout the Rust side reads.
-  while IFS= read -r f; do
-    [ -n "$f" ] && [ -h "$f" ] && lstat_out="$lstat_out${lstat_out:+$nl}$f|symbolic link"
-  done <<EOF
-$stat_list
-EOF
 else
   stat_err="stat not found"
 fi
@@ -631,14 +624,18 @@ stat_more() {
   [ -n "$_new" ] && [ "$stat_ok" = 1 ] || return 0
   _more=$(stat_paths "$_new" 2>/dev/null)
   [ -n "$_more" ] && stat_out="$stat_out${stat_out:+$nl}$_more"
-  while IFS= read -r f; do
-    [ -h "$f" ] && lstat_out="$lstat_out${lstat_out:+$nl}$f|symbolic link"
-  done <<EOF
-$_new
-EOF
 }
 [ "$stat_ok" = 1 ] && fg_result stat stat_out quiet stat_paths "$stat_list"
 stat_more "$root_dir" "${root_dir%/*}"
+# Which of the paths are symlinks: the builtin test -h, in the
+# `stat -c '%n|%F'` layout the Rust side reads.
+if [ "$stat_ok" = 1 ]; then
+  while IFS= read -r f; do
+    [ -n "$f" ] && [ -h "$f" ] && lstat_out="$lstat_out${lstat_out:+$nl}$f|symbolic link"
+  done <<EOF
+$stat_list
+EOF
+fi
 
 # ---------------------------------------------------------------- accounts
 group_names=""

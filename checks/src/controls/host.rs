@@ -4,43 +4,29 @@
 use super::{Ctx, Outcome};
 use crate::effective::GROUP;
 use crate::facts::StatLookup;
-use crate::mounts::mount_of_from_mountinfo;
 
 pub(super) fn docker_root_mount(ctx: &Ctx) -> Outcome {
     let dr = ctx.data_root();
     let mut ev = dr.evidence;
     let path = dr.base;
+    let mf = ctx.facts.mount_holding(&path);
     // A root dir reached through a symlink is judged where it really is.
-    let mut real = path.clone();
-    let mount = match ctx.facts.mount_of(&path) {
-        Some(mf) => {
-            if let Some(r) = mf.real.as_deref().filter(|r| *r != path) {
-                ev.push(format!("{path} resolves to {r}"));
-                real = r.to_string();
-            }
-            match &mf.mount {
-                Some(m) => Some((m.clone(), mf.via.as_str())),
-                None => {
-                    ev.push(format!(
-                        "{} {path}: {}",
-                        mf.via,
-                        mf.error.as_deref().unwrap_or("no answer")
-                    ));
-                    None
-                }
-            }
+    let real = match mf.real.as_deref() {
+        Some(r) if r != path => {
+            ev.push(format!("{path} resolves to {r}"));
+            r.to_string()
         }
-        None => None,
+        _ => path.clone(),
     };
-    let mount = mount.or_else(|| {
-        ctx.facts
-            .content("/proc/self/mountinfo")
-            .and_then(|mi| mount_of_from_mountinfo(mi, &real))
-            .map(|m| (m, "mountinfo"))
-    });
-    let Some((m, how)) = mount else {
+    let Some(m) = mf.mount else {
+        ev.push(format!(
+            "{} {path}: {}",
+            mf.via,
+            mf.error.as_deref().unwrap_or("no answer")
+        ));
         return Outcome::manual(format!("the mount holding {path} was not captured"), ev);
     };
+    let how = mf.via;
     ev.push(format!(
         "{how} {path}: TARGET={} SOURCE={} FSTYPE={}",
         m.target, m.source, m.fstype
