@@ -1027,14 +1027,19 @@ fn main() {
                 let run = audit_vm(vm).await?;
                 let ctx = vm.fix_context();
                 let s = vm.ssh().await?;
-                let r = fix::run_fix(&Conn::Ssh(s), "docker-root-mount", &run.facts, &Policy::default(), &ctx, |_| {}).await;
-                match r {
-                    Err(fix::FixError::Apply(fix::apply::ApplyError::Refused { output })) => {
-                        if !output.contains("refusing to format /dev/sd") {
-                            return Err(format!("refusal does not say why: {output}").into());
+                let asked = ["docker-root-mount".to_string()];
+                let req = fix::Request { controls: &asked, dry_run: false };
+                let r = fix::converge(&Conn::Ssh(s), &run.findings, &run.facts, &Policy::default(), &ctx, &req, |_, _| {}).await?;
+                match r.outcome_of("docker-root-mount") {
+                    Some(fix::ControlOutcome::Skipped { kind: fix::SkipKind::Prerequisite, why }) => {
+                        if !why.contains("refusing to format /dev/sd") {
+                            return Err(format!("refusal does not say why: {why}").into());
                         }
                     }
                     other => return Err(format!("expected a refusal, got {other:?}").into()),
+                }
+                if r.exit_code() != 1 || r.restarts != Some(0) {
+                    return Err(format!("a refused fix must exit 1 and restart nothing: {}", r.render()).into());
                 }
                 let after = sh(vm, hash).await?;
                 if before != after {
@@ -1057,7 +1062,7 @@ fn main() {
                 let before = sh(vm, "cat /etc/docker/daemon.json 2>&1; sha256sum /etc/systemd/system/docker.service.d/*").await?;
                 let change = fix::Change {
                     edits: vec![fix::FileEdit { path: "/etc/docker/daemon.json".into(), content: Some("{\"live-restore\": true}\n".into()), mode: 0o644 }],
-                    restart_docker: true,
+                    daemon: fix::DaemonAction::Restart,
                     ..Default::default()
                 };
                 let s = vm.ssh().await?;

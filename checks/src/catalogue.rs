@@ -30,8 +30,6 @@ pub struct ControlMeta {
     pub severity: Severity,
     pub rationale: &'static str,
     pub remediation: &'static str,
-    /// Whether shipshape has a fix for it.
-    pub fixable: bool,
     pub in_seed: bool,
 }
 
@@ -45,7 +43,6 @@ struct RawMeta {
     severity: Severity,
     rationale: String,
     remediation: String,
-    fixable: bool,
     in_seed: bool,
 }
 
@@ -66,7 +63,6 @@ fn load() -> Vec<ControlMeta> {
             severity: r.severity,
             rationale: leak(r.rationale),
             remediation: leak(r.remediation),
-            fixable: r.fixable,
             in_seed: r.in_seed,
         })
         .collect()

@@ -16,6 +16,7 @@ pub mod docker_info_text;
 pub mod effective;
 pub mod facts;
 pub mod flags;
+pub mod limits;
 pub mod mode;
 pub mod mounts;
 pub mod packages;
@@ -27,11 +28,21 @@ pub mod version;
 
 pub use catalogue::{catalogue, find_control, ControlMeta, Severity};
 pub use facts::{parse_facts, Facts, FactsError};
+pub use limits::{bounded_log_opts, tighter_ulimit};
 pub use policy::{Policy, PolicyError};
 pub use verdict::{Finding, Verdict};
 
 /// The probe: POSIX sh, run as root on the target, prints one JSON document.
 pub const PROBE_SH: &str = include_str!("probe.sh");
+
+pub use controls::perms::PermTarget;
+
+/// What section 3 control `id` wants of each path it judges on this host
+/// (owner, group, the mode mask): what its fix sets.
+pub fn perm_targets(id: &str, facts: &Facts, policy: &Policy) -> Vec<PermTarget> {
+    let ctx = controls::Ctx::new(facts, policy);
+    controls::perms::targets(id, &ctx)
+}
 
 /// Audits every control of the catalogue, in catalogue order.
 pub fn audit(facts: &Facts, policy: &Policy) -> Vec<Finding> {

@@ -65,6 +65,10 @@ pub struct Policy {
     /// Whether the fix may upgrade the engine. Default false: the seed
     /// warns that upgrades can break e.g. kubeadm compatibility.
     pub allow_docker_upgrade: bool,
+    /// Whether a fix may install missing packages with the host's package
+    /// manager (auditd for the audit rules). Default false: installing
+    /// software is a bigger change than editing configuration.
+    pub install_packages: bool,
 }
 
 impl Default for Policy {
@@ -88,6 +92,7 @@ impl Default for Policy {
             min_engine_version: EngineVersion::new(20, 10, 0),
             cgroup_parent: None,
             allow_docker_upgrade: false,
+            install_packages: false,
         }
     }
 }
@@ -394,6 +399,8 @@ mod tests {
         assert_eq!(p.log_max_size.bytes, 50 << 20);
         assert_eq!(p.log_max_file, 3);
         assert_eq!(p.docker_group_allowed, ["root"]);
+        assert!(!p.allow_docker_upgrade);
+        assert!(!p.install_packages);
         assert!(p.validate().is_ok());
         assert_eq!(Policy::from_json("{}").unwrap(), p);
     }
@@ -403,7 +410,14 @@ mod tests {
         let p = Policy::default();
         let text = serde_json::to_string(&p).unwrap();
         assert!(text.contains("\"ulimit_nofile\":\"20480:40960\""), "{text}");
+        assert!(text.contains("\"install_packages\":false"), "{text}");
         assert_eq!(Policy::from_json(&text).unwrap(), p);
+        let on = Policy::from_json(r#"{"install_packages":true}"#).unwrap();
+        assert!(on.install_packages);
+        assert_eq!(
+            Policy::from_json(&serde_json::to_string(&on).unwrap()).unwrap(),
+            on
+        );
     }
 
     #[test]
@@ -426,6 +440,7 @@ mod tests {
                 "user name",
             ),
             (r#"{"cgroup_parent":""}"#, "cgroup_parent", "null"),
+            (r#"{"install_packages":"yes"}"#, "", "expected a boolean"),
         ];
         for (json, field, needle) in cases {
             let e = Policy::from_json(json).unwrap_err().to_string();

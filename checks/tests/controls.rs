@@ -390,19 +390,53 @@ fn default_ulimits() {
             "--default-ulimit=nproc=1024:2048",
         ]);
     expect(&h, "default-ulimits", "pass");
-    let h = Host::hardened()
-        .json_edit(|m| {
-            m.remove("default-ulimits");
-        })
-        .argv(&[
-            "-H",
-            "fd://",
-            "--default-ulimit",
-            "nofile=1024:4096",
-            "--default-ulimit=nproc=1024:2048",
-        ]);
+    let with_nofile = |v: &str| {
+        Host::hardened()
+            .json_edit(|m| {
+                m.remove("default-ulimits");
+            })
+            .argv(&[
+                "-H",
+                "fd://",
+                "--default-ulimit",
+                &format!("nofile={v}"),
+                "--default-ulimit=nproc=1024:2048",
+            ])
+    };
+    // Tighter than the policy passes.
+    let f = expect(&with_nofile("1024:4096"), "default-ulimits", "pass");
+    evidence_has(
+        &f,
+        "default nofile ulimit is 1024:4096 for dockerd argv (pid 1234), tighter than the policy's 20480:40960",
+    );
+    // Looser fails, and says which side.
+    let f = expect(&with_nofile("20480:65536"), "default-ulimits", "fail");
+    evidence_has(
+        &f,
+        "looser than the policy's 20480:40960: hard 65536 > 40960",
+    );
+    // Unlimited is looser than any number.
+    let f = expect(&with_nofile("-1:-1"), "default-ulimits", "fail");
+    evidence_has(
+        &f,
+        "soft -1 (unlimited) > 20480, hard -1 (unlimited) > 40960",
+    );
+    let f = expect(&with_nofile("1024:-1"), "default-ulimits", "fail");
+    evidence_has(&f, "hard -1 (unlimited) > 40960");
+    // In daemon.json too.
+    let h = Host::hardened().json_edit(|m| {
+        m.insert(
+            "default-ulimits".into(),
+            json!({
+                "nofile": {"Name": "nofile", "Soft": 4096, "Hard": 8192},
+                "nproc": {"Name": "nproc", "Soft": 4096, "Hard": 4096}
+            }),
+        );
+    });
     let f = expect(&h, "default-ulimits", "fail");
-    evidence_has(&f, "default nofile ulimit is 1024:4096");
+    evidence_has(&f, "tighter than the policy's 20480:40960");
+    evidence_has(&f, "default nproc ulimit is 4096:4096");
+    evidence_has(&f, "soft 4096 > 1024, hard 4096 > 2048");
 }
 
 #[test]
@@ -474,13 +508,96 @@ fn log_config() {
     });
     let f = expect(&h, "log-config", "fail");
     evidence_has(&f, "without max-size");
-    let h = Host::hardened().json_edit(|m| {
-        m.insert(
-            "log-opts".into(),
-            json!({"max-size": "100m", "max-file": "3"}),
-        );
-    });
-    expect(&h, "log-config", "fail");
+    let opts = |o: serde_json::Value| {
+        Host::hardened().json_edit(move |m| {
+            m.insert("log-opts".into(), o.clone());
+        })
+    };
+    // The policy is 50m x 3 = 150m per container; the total decides.
+    let f = expect(
+        &opts(json!({"max-size": "100m", "max-file": "3"})),
+        "log-config",
+        "fail",
+    );
+    evidence_has(
+        &f,
+        "keeps up to 300m per container (100m x 3), above the policy's 150m (50m x 3)",
+    );
+    let f = expect(
+        &opts(json!({"max-size": "60m", "max-file": "3"})),
+        "log-config",
+        "fail",
+    );
+    evidence_has(
+        &f,
+        "= 180m (188743680 bytes) per container; the policy allows 150m (157286400 bytes)",
+    );
+    // Stricter combinations pass, even with more files than the policy's.
+    let f = expect(
+        &opts(json!({"max-size": "10m", "max-file": "5"})),
+        "log-config",
+        "pass",
+    );
+    evidence_has(&f, "max-size 10m x max-file 5 = 50m");
+    expect(
+        &opts(json!({"max-size": "100m", "max-file": "1"})),
+        "log-config",
+        "pass",
+    );
+    expect(
+        &opts(json!({"max-size": "30m", "max-file": "5"})),
+        "log-config",
+        "pass",
+    );
+    // max-file absent counts as one file.
+    let f = expect(&opts(json!({"max-size": "100m"})), "log-config", "pass");
+    evidence_has(
+        &f,
+        "max-file 1 (max-file absent: json-file keeps one file) = 100m",
+    );
+    expect(&opts(json!({"max-size": "200m"})), "log-config", "fail");
+    // max-size absent is unbounded, whatever max-file says.
+    let f = expect(&opts(json!({"max-file": "3"})), "log-config", "fail");
+    evidence_has(&f, "without max-size");
+    // dockerd refuses max-file 0.
+    let f = expect(
+        &opts(json!({"max-size": "10m", "max-file": "0"})),
+        "log-config",
+        "fail",
+    );
+    evidence_has(&f, "less than 1");
+    // The policy's total moves the line.
+    let mut h = opts(json!({"max-size": "60m", "max-file": "3"}));
+    h.policy.log_max_size = "100m".parse().unwrap();
+    h.policy.log_max_file = 2;
+    expect(&h, "log-config", "pass");
+    // local rotates by itself (20m x 5); options it is given are judged with
+    // its defaults for the missing one.
+    let local = |o: Option<serde_json::Value>| {
+        Host::hardened()
+            .json_edit(move |m| {
+                m.insert("log-driver".into(), json!("local"));
+                match &o {
+                    Some(o) => m.insert("log-opts".into(), o.clone()),
+                    None => m.remove("log-opts"),
+                };
+            })
+            .info("LoggingDriver", json!("local"))
+    };
+    let f = expect(&local(None), "log-config", "pass");
+    evidence_has(&f, "default rotation 20m x 5 = 100m");
+    expect(&local(Some(json!({"max-file": "7"}))), "log-config", "pass");
+    let f = expect(
+        &local(Some(json!({"max-size": "40m"}))),
+        "log-config",
+        "fail",
+    );
+    evidence_has(&f, "(40m x 5)");
+    expect(
+        &local(Some(json!({"max-size": "100m", "max-file": "2"}))),
+        "log-config",
+        "fail",
+    );
     let h = Host::hardened()
         .json_edit(|m| {
             m.insert("log-driver".into(), json!("syslog"));

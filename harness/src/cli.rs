@@ -171,11 +171,20 @@ struct FixArgs {
     /// Control id to fix; repeatable (default: every failing fixable control).
     #[arg(long = "control")]
     controls: Vec<String>,
-    /// Show the change as a diff and change nothing.
+    /// Show the change as one merged diff per file and change nothing.
     #[arg(long)]
     dry_run: bool,
     #[arg(long)]
     policy: Option<PathBuf>,
+    /// `table` (the summary) or `json` (the same per-control outcomes).
+    #[arg(long, value_enum, default_value = "table")]
+    format: FixFormat,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum FixFormat {
+    Table,
+    Json,
 }
 
 #[derive(clap::Args)]
@@ -415,7 +424,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                     c.id,
                     c.cis,
                     format!("{:?}", c.severity).to_lowercase(),
-                    if c.fixable { "yes" } else { "-" },
+                    if fix::has_fix(c.id) { "yes" } else { "-" },
                     c.title
                 );
             }
@@ -988,16 +997,7 @@ async fn fix_cmd(home: &Home, args: FixArgs) -> Result<ExitCode> {
         None => Conn::Local,
     };
     let run = auditing::run(&conn, &policy).await?;
-    let ids: Vec<String> = if args.controls.is_empty() {
-        run.findings
-            .iter()
-            .filter(|f| matches!(f.verdict, shipshape_checks::Verdict::Fail))
-            .filter(|f| shipshape_checks::find_control(f.id).is_some_and(|c| c.fixable))
-            .map(|f| f.id.to_string())
-            .collect()
-    } else {
-        args.controls.clone()
-    };
+    let ids = args.controls.clone();
     let ctx = match (&args.target, args.local) {
         (Some(t), false) => match instance::find(home, t) {
             Some(rec) => QemuVm::attach(rec)?.fix_context(),
@@ -1021,36 +1021,40 @@ async fn fix_cmd(home: &Home, args: FixArgs) -> Result<ExitCode> {
             ips: vec![std::net::IpAddr::from([127, 0, 0, 1])],
         },
     };
-    let mut facts = run.facts;
-    let mut rolled_back = false;
-    for id in &ids {
-        let report = if args.dry_run {
-            fix::dry_run(&conn, id, &facts, &policy, &ctx).await?
-        } else {
-            let mut report = fix::run_fix(&conn, id, &facts, &policy, &ctx, |notes| {
+    let req = fix::Request {
+        controls: &ids,
+        dry_run: args.dry_run,
+    };
+    let report = fix::converge(
+        &conn,
+        &run.findings,
+        &run.facts,
+        &policy,
+        &ctx,
+        &req,
+        |id, notes| {
+            if args.format == FixFormat::Table {
                 for n in notes {
                     eprintln!("{id}: note: {n}");
                 }
-            })
-            .await?;
-            // Said above, before the fix acted.
-            report.notes.clear();
-            report
-        };
-        println!("{}", report.render());
-        if matches!(report.outcome, fix::Outcome::RolledBack { .. }) {
-            rolled_back = true;
+            }
+        },
+    )
+    .await?;
+    match args.format {
+        FixFormat::Table => {
+            let mut r = report.clone();
+            if !args.dry_run {
+                // Said above, before the fix acted.
+                for c in &mut r.controls {
+                    c.notes.retain(|n| n.starts_with("dockerd's root is now"));
+                }
+            }
+            print!("{}", r.render());
         }
-        if !args.dry_run && !matches!(report.outcome, fix::Outcome::AlreadyCompliant) {
-            // The next control plans against what is there now.
-            facts = auditing::run(&conn, &policy).await?.facts;
-        }
+        FixFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
     }
-    Ok(if rolled_back {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(ExitCode::from(report.exit_code()))
 }
 
 fn validate_name(name: &str) -> Result<()> {

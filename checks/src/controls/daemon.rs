@@ -9,7 +9,10 @@ use crate::api::BUILTIN_INSECURE_CIDRS;
 use crate::effective::*;
 use crate::facts::StatLookup;
 use crate::flags::FlagOcc;
-use crate::policy::{ByteSize, Ulimit};
+use crate::limits::{
+    limit_rank, log_total, parse_max_file, policy_log_total, show_bytes, show_limit, ulimit_within,
+};
+use crate::policy::{ByteSize, Policy, Ulimit};
 use crate::version::EngineVersion;
 
 pub(super) fn icc(ctx: &Ctx) -> Outcome {
@@ -289,6 +292,15 @@ fn parse_ulimit_json(v: &Value) -> Result<BTreeMap<String, Ulimit>, String> {
         .collect()
 }
 
+/// Which side of `u` is looser than the policy's, for the evidence.
+fn looser_parts(u: Ulimit, policy: Ulimit) -> Vec<String> {
+    [("soft", u.soft, policy.soft), ("hard", u.hard, policy.hard)]
+        .into_iter()
+        .filter(|(_, v, p)| limit_rank(*v) > limit_rank(*p))
+        .map(|(side, v, p)| format!("{side} {} > {}", show_limit(v), show_limit(p)))
+        .collect()
+}
+
 pub(super) fn default_ulimits(ctx: &Ctx) -> Outcome {
     let r = ctx.eff.resolve(
         &DEFAULT_ULIMITS,
@@ -305,16 +317,26 @@ pub(super) fn default_ulimits(ctx: &Ctx) -> Outcome {
         ("nofile", ctx.policy.ulimit_nofile),
         ("nproc", ctx.policy.ulimit_nproc),
     ];
-    ev.push(format!("policy: nofile={} nproc={}", want[0].1, want[1].1));
+    ev.push(format!(
+        "policy: nofile={} nproc={} (or tighter)",
+        want[0].1, want[1].1
+    ));
     let mut failures = Vec::new();
     for (label, m) in &r.values {
-        for (name, expected) in want {
+        for (name, policy) in want {
             match m.get(name) {
                 None => failures.push(format!("no default {name} ulimit for {label}")),
-                Some(u) if *u != expected => failures.push(format!(
-                    "default {name} ulimit is {u} for {label}, the policy wants {expected}"
+                Some(u) if ulimit_within(*u, policy) => ev.push(if *u == policy {
+                    format!("default {name} ulimit is {u} for {label}, equal to the policy's")
+                } else {
+                    format!(
+                        "default {name} ulimit is {u} for {label}, tighter than the policy's {policy}"
+                    )
+                }),
+                Some(u) => failures.push(format!(
+                    "default {name} ulimit is {u} for {label}, looser than the policy's {policy}: {}",
+                    looser_parts(*u, policy).join(", ")
                 )),
-                Some(_) => {}
             }
         }
     }
@@ -326,7 +348,7 @@ pub(super) fn default_ulimits(ctx: &Ctx) -> Outcome {
         }
     }
     if failures.is_empty() && r.problems.is_empty() {
-        ev.push("default ulimits match the policy".to_string());
+        ev.push("default ulimits are the policy's or tighter".to_string());
     }
     decide(ctx, ev, &r.problems, failures)
 }
@@ -455,6 +477,107 @@ const REMOTE_LOG_DRIVERS: &[&str] = &[
     "logentries",
 ];
 
+/// The `local` driver's rotation when its options are not given.
+const LOCAL_MAX_SIZE: &str = "20m";
+const LOCAL_MAX_FILE: u32 = 5;
+
+fn push_once(ev: &mut Vec<String>, line: String) {
+    if !ev.contains(&line) {
+        ev.push(line);
+    }
+}
+
+/// The rotation a json-file or local driver applies with these log-opts:
+/// (max-size, max-file, what was assumed), or why it does not rotate.
+fn log_rotation(
+    label: &str,
+    driver: &str,
+    o: &BTreeMap<String, String>,
+) -> Result<(ByteSize, u32, &'static str), String> {
+    let local = driver == "local";
+    let size = match o.get("max-size") {
+        Some(s) => ByteSize::parse(s).map_err(|e| format!("log-opts max-size: {e}"))?,
+        None if local => ByteSize::parse(LOCAL_MAX_SIZE).expect("valid default"),
+        None => {
+            return Err(format!(
+                "json-file without max-size for {label}: logs grow without bound"
+            ))
+        }
+    };
+    match o.get("max-file") {
+        Some(f) => Ok((
+            size,
+            parse_max_file(f).map_err(|e| format!("log-opts {e}"))?,
+            "",
+        )),
+        None if local => Ok((size, LOCAL_MAX_FILE, " (max-file absent: local's default)")),
+        // dockerd's json-file keeps a single file when max-file is absent.
+        None => Ok((size, 1, " (max-file absent: json-file keeps one file)")),
+    }
+}
+
+/// Judges what one driver keeps on disk per container, against the
+/// policy's total (`log_max_size` × `log_max_file`): more, smaller files
+/// (or fewer, larger ones) within that total are as good as the policy's.
+fn judge_log_driver(
+    label: &str,
+    driver: &str,
+    opt_views: &[&BTreeMap<String, String>],
+    policy: &Policy,
+    ev: &mut Vec<String>,
+    failures: &mut Vec<String>,
+) {
+    let limit = policy_log_total(policy);
+    match driver {
+        "none" => failures.push(format!("log driver none for {label}: no logs are kept")),
+        "json-file" | "local" => {
+            for o in opt_views {
+                // local rotates by itself; only options the user set can loosen it.
+                if driver == "local" && !o.contains_key("max-size") && !o.contains_key("max-file") {
+                    let d = ByteSize::parse(LOCAL_MAX_SIZE).expect("valid default");
+                    let total = log_total(&d, LOCAL_MAX_FILE);
+                    push_once(ev, format!(
+                        "local for {label}: default rotation {LOCAL_MAX_SIZE} x {LOCAL_MAX_FILE} = {} per container",
+                        show_bytes(total)
+                    ));
+                    if total > limit {
+                        push_once(ev, format!(
+                            "note: local's defaults keep more than the policy's {}; set max-size/max-file to bound it",
+                            show_bytes(limit)
+                        ));
+                    }
+                    continue;
+                }
+                let (size, file, assumed) = match log_rotation(label, driver, o) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        failures.push(e);
+                        continue;
+                    }
+                };
+                let total = log_total(&size, file);
+                push_once(ev, format!(
+                    "{driver} for {label}: max-size {size} x max-file {file}{assumed} = {} ({total} bytes) per container; the policy allows {} ({limit} bytes)",
+                    show_bytes(total),
+                    show_bytes(limit)
+                ));
+                if total > limit {
+                    failures.push(format!(
+                        "{driver} for {label} keeps up to {} per container ({size} x {file}), above the policy's {} ({} x {})",
+                        show_bytes(total),
+                        show_bytes(limit),
+                        policy.log_max_size,
+                        policy.log_max_file
+                    ));
+                }
+            }
+        }
+        d if REMOTE_LOG_DRIVERS.contains(&d) => {}
+        // Plugin drivers ship logs off the host.
+        _ => {}
+    }
+}
+
 pub(super) fn log_config(ctx: &Ctx) -> Outcome {
     let driver = ctx.eff.string(&LOG_DRIVER);
     let opts = ctx.eff.map(&LOG_OPTS);
@@ -462,43 +585,18 @@ pub(super) fn log_config(ctx: &Ctx) -> Outcome {
     ev.extend(opts.evidence.iter().cloned());
     let mut problems = driver.problems.clone();
     problems.extend(opts.problems.iter().cloned());
-    let max_size = &ctx.policy.log_max_size;
-    let max_file = ctx.policy.log_max_file;
+    let p = ctx.policy;
     ev.push(format!(
-        "policy: json-file needs max-size <= {max_size} and max-file <= {max_file}"
+        "policy: a container may keep max-size x max-file <= {} x {} = {} on disk",
+        p.log_max_size,
+        p.log_max_file,
+        show_bytes(policy_log_total(p))
     ));
     let mut failures = Vec::new();
     let opt_views: Vec<&BTreeMap<String, String>> = opts.values.iter().map(|(_, m)| m).collect();
-    let check = |label: &str, d: &str, failures: &mut Vec<String>| match d {
-        "none" => failures.push(format!("log driver none for {label}: no logs are kept")),
-        "json-file" => {
-            for o in &opt_views {
-                match o.get("max-size").map(|s| ByteSize::parse(s)) {
-                    None => failures.push(format!(
-                        "json-file without max-size for {label}: logs grow without bound"
-                    )),
-                    Some(Err(e)) => failures.push(format!("log-opts max-size: {e}")),
-                    Some(Ok(s)) if s.bytes > max_size.bytes => failures.push(format!(
-                        "log-opts max-size {s} is above the policy's {max_size}"
-                    )),
-                    Some(Ok(_)) => {}
-                }
-                match o.get("max-file").map(|s| s.parse::<u32>()) {
-                    None => failures.push(format!("json-file without max-file for {label}")),
-                    Some(Err(_)) => failures.push("log-opts max-file is not a number".to_string()),
-                    Some(Ok(n)) if n > max_file => failures.push(format!(
-                        "log-opts max-file {n} is above the policy's {max_file}"
-                    )),
-                    Some(Ok(_)) => {}
-                }
-            }
-        }
-        d if REMOTE_LOG_DRIVERS.contains(&d) => {}
-        // local rotates by default (5 x 20 MB); plugin drivers ship logs out.
-        _ => {}
-    };
     for (label, d) in &driver.values {
-        check(label, d.as_deref().unwrap_or("json-file"), &mut failures);
+        let d = d.as_deref().unwrap_or("json-file");
+        judge_log_driver(label, d, &opt_views, p, &mut ev, &mut failures);
     }
     if let Some(d) = ctx.api.info_str("LoggingDriver") {
         ev.push(format!("/info: LoggingDriver={d}"));
@@ -507,7 +605,14 @@ pub(super) fn log_config(ctx: &Ctx) -> Outcome {
             .iter()
             .any(|(_, c)| c.as_deref().unwrap_or("json-file") == d)
         {
-            check("the running daemon", d, &mut failures);
+            judge_log_driver(
+                "the running daemon",
+                d,
+                &opt_views,
+                p,
+                &mut ev,
+                &mut failures,
+            );
         }
     }
     failures.dedup();

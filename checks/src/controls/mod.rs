@@ -5,7 +5,7 @@
 mod auditd;
 mod daemon;
 mod host;
-mod perms;
+pub(crate) mod perms;
 
 use crate::api::Api;
 use crate::effective::{Effective, Opt, Resolved, DATA_ROOT, USERNS_REMAP};

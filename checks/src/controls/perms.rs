@@ -11,15 +11,52 @@ use crate::facts::StatLookup;
 
 struct Expect<'a> {
     owner: &'a str,
-    group: &'a str,
+    group: std::borrow::Cow<'a, str>,
     mask: u32,
 }
 
+/// A path a section 3 control wants owned by `owner:group` with no mode
+/// bits beyond `mask`: what its fix sets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PermTarget {
+    pub path: String,
+    pub owner: String,
+    pub group: String,
+    pub mask: u32,
+}
+
+/// The paths control `id` judges and what it wants of each; empty for a
+/// control that is not applicable here.
+pub(crate) fn targets(id: &str, ctx: &Ctx) -> Vec<PermTarget> {
+    match selection(id, ctx) {
+        Some(Ok((_, paths, e))) => paths
+            .into_iter()
+            .map(|path| PermTarget {
+                path,
+                owner: e.owner.to_string(),
+                group: e.group.to_string(),
+                mask: e.mask,
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 pub(super) fn permissions(id: &str, ctx: &Ctx) -> Option<Outcome> {
+    Some(match selection(id, ctx)? {
+        Ok((what, paths, expect)) => check(ctx, &what, &paths, &expect),
+        Err(outcome) => outcome,
+    })
+}
+
+type Selection = Result<(String, Vec<String>, Expect<'static>), Outcome>;
+
+/// What control `id` looks at, or its verdict when there is nothing to look at.
+fn selection(id: &str, ctx: &Ctx) -> Option<Selection> {
     let f = ctx.facts;
     let root = |mask| Expect {
         owner: "root",
-        group: "root",
+        group: "root".into(),
         mask,
     };
     let unit_files = |u: &crate::facts::UnitFacts| -> Vec<String> {
@@ -29,7 +66,6 @@ pub(super) fn permissions(id: &str, ctx: &Ctx) -> Option<Outcome> {
             .cloned()
             .collect()
     };
-    let sock_group;
     let (what, paths, expect) = match id {
         "perm-docker-service" => (
             "docker.service unit files",
@@ -53,15 +89,15 @@ pub(super) fn permissions(id: &str, ctx: &Ctx) -> Option<Outcome> {
                 .map(|e| e.path.clone())
                 .collect();
             if certs.is_empty() {
-                return Some(Outcome::na(
+                return Some(Err(Outcome::na(
                     "no registry certificates under /etc/docker/certs.d",
                     Vec::new(),
-                ));
+                )));
             }
             ("registry certificates", certs, root(0o444))
         }
         "perm-tls-ca" => {
-            return Some(tls_file(
+            return Some(tls_selection(
                 ctx,
                 "TLS CA certificate",
                 &TLSCACERT,
@@ -71,7 +107,7 @@ pub(super) fn permissions(id: &str, ctx: &Ctx) -> Option<Outcome> {
             ))
         }
         "perm-tls-cert" => {
-            return Some(tls_file(
+            return Some(tls_selection(
                 ctx,
                 "server certificate",
                 &TLSCERT,
@@ -81,7 +117,7 @@ pub(super) fn permissions(id: &str, ctx: &Ctx) -> Option<Outcome> {
             ))
         }
         "perm-tls-key" => {
-            return Some(tls_file(
+            return Some(tls_selection(
                 ctx,
                 "server key",
                 &TLSKEY,
@@ -91,7 +127,7 @@ pub(super) fn permissions(id: &str, ctx: &Ctx) -> Option<Outcome> {
             ))
         }
         "perm-docker-sock" => {
-            sock_group = ctx
+            let sock_group = ctx
                 .eff
                 .string(&GROUP)
                 .values
@@ -119,7 +155,7 @@ pub(super) fn permissions(id: &str, ctx: &Ctx) -> Option<Outcome> {
                 socks,
                 Expect {
                     owner: "root",
-                    group: &sock_group,
+                    group: sock_group.into(),
                     mask: 0o660,
                 },
             )
@@ -146,21 +182,24 @@ pub(super) fn permissions(id: &str, ctx: &Ctx) -> Option<Outcome> {
         _ => return None,
     };
     if paths.is_empty() {
-        return Some(Outcome::na(format!("no {what} on this host"), Vec::new()));
+        return Some(Err(Outcome::na(
+            format!("no {what} on this host"),
+            Vec::new(),
+        )));
     }
-    Some(check(ctx, what, &paths, &expect))
+    Some(Ok((what.to_string(), paths, expect)))
 }
 
 /// The TLS file dockerd is configured with; the default under ~/.docker
 /// when TLS is on without a path; the policy's path when it exists.
-fn tls_file(
+fn tls_selection(
     ctx: &Ctx,
     what: &str,
     opt: &Opt,
     policy_path: &str,
     default: &str,
     mask: u32,
-) -> Outcome {
+) -> Selection {
     let configured = ctx.eff.string(opt).values.into_iter().find_map(|(_, v)| v);
     let tls_on =
         ctx.eff.bool(&TLSVERIFY, false).any(|v| *v) || ctx.eff.bool(&TLS, false).any(|v| *v);
@@ -171,25 +210,24 @@ fn tls_file(
             policy_path.to_string()
         }
         None => {
-            return Outcome::na(
+            return Err(Outcome::na(
                 format!(
                     "TLS is not configured: no {} and no {policy_path}",
                     opt.json
                 ),
                 vec![format!("no --{} / \"{}\"", opt.flag, opt.json)],
-            )
+            ))
         }
     };
-    check(
-        ctx,
-        what,
-        &[path],
-        &Expect {
+    Ok((
+        what.to_string(),
+        vec![path],
+        Expect {
             owner: "root",
-            group: "root",
+            group: "root".into(),
             mask,
         },
-    )
+    ))
 }
 
 fn check(ctx: &Ctx, what: &str, paths: &[String], expect: &Expect) -> Outcome {
@@ -205,7 +243,7 @@ fn check(ctx: &Ctx, what: &str, paths: &[String], expect: &Expect) -> Outcome {
                 let owner_ok =
                     st.owner == expect.owner || (expect.owner == "root" && st.uid == Some(0));
                 let group_ok =
-                    st.group == expect.group || (expect.group == "root" && st.gid == Some(0));
+                    st.group == *expect.group || (expect.group == "root" && st.gid == Some(0));
                 if !owner_ok || !group_ok {
                     failures.push(format!(
                         "{p} is owned by {}:{}, expected {}:{}",

@@ -22,10 +22,36 @@ pub struct FileEdit {
     pub mode: u32,
 }
 
+/// One path's owner and mode (CIS section 3). The old owner and mode are
+/// recorded in the backup and put back on a rollback.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttrEdit {
+    pub path: String,
+    /// `user:group` to set, if it differs.
+    pub owner: Option<String>,
+    /// The new mode, if it differs: always the old mode with bits cleared,
+    /// never with bits added, so a stricter file stays as strict.
+    pub mode: Option<u32>,
+}
+
+/// How dockerd takes the change in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DaemonAction {
+    /// Nothing of dockerd's changed.
+    #[default]
+    None,
+    /// Every change is one dockerd applies on SIGHUP: running containers
+    /// are not touched.
+    Reload,
+    /// One restart.
+    Restart,
+}
+
 /// What a fix wants done on the target.
 #[derive(Debug, Clone, Default)]
 pub struct Change {
     pub edits: Vec<FileEdit>,
+    pub attrs: Vec<AttrEdit>,
     /// Shell run first, before any backup or write: a failure here (e.g. a
     /// data disk that is not empty) aborts with nothing changed.
     pub precheck: Option<String>,
@@ -33,7 +59,7 @@ pub struct Change {
     pub after_write: Option<String>,
     /// Shell run during a rollback, after the files are restored (e.g. undo a mount).
     pub on_rollback: Option<String>,
-    pub restart_docker: bool,
+    pub daemon: DaemonAction,
     /// Shown before acting, in dry runs too (e.g. userns-remap hides images).
     pub notes: Vec<String>,
 }
@@ -108,9 +134,17 @@ pub fn effective_edits(
         .collect()
 }
 
-/// A unified diff of every edit, for dry runs.
+/// A unified diff of every edit, then the owner and mode changes, for dry runs.
 pub fn diff(change: &Change, current: &BTreeMap<String, Option<String>>) -> String {
     let mut out = String::new();
+    for a in effective_attrs(change) {
+        if let Some(o) = &a.owner {
+            out.push_str(&format!("chown {o} {}\n", a.path));
+        }
+        if let Some(m) = a.mode {
+            out.push_str(&format!("chmod {m:04o} {}\n", a.path));
+        }
+    }
     for e in effective_edits(change, current) {
         // Private files (keys) are never shown: reports and logs keep diffs.
         if e.mode & 0o077 == 0 && e.content.is_some() {
@@ -150,8 +184,29 @@ const HEALTHY: &str = r#"shipshape_healthy() {
 }
 "#;
 
-/// The script that applies `edits`, restarts and rolls back.
-fn script(change: &Change, edits: &[FileEdit], stamp: &str) -> String {
+/// Sends dockerd SIGHUP and waits for its answer in the journal: dockerd
+/// logs "Reloaded configuration" when it took the new file in, and "Error
+/// reconfiguring the daemon" (keeping the old settings) when it did not.
+/// `--kill-who=main` also works where the unit has no ExecReload.
+const RELOAD: &str = r#"shipshape_reload() {
+  t=$(date +%s)
+  systemctl kill -s HUP --kill-who=main docker.service || return 1
+  i=0
+  while [ $i -lt 60 ]; do
+    log=$(journalctl -u docker.service --since "@$t" -o cat --no-pager 2>/dev/null || true)
+    case $log in
+      *"Error reconfiguring"*|*"rror reloading"*) return 1 ;;
+      *"Reloaded configuration"*) shipshape_healthy; return $? ;;
+    esac
+    sleep 0.25; i=$((i+1))
+  done
+  return 1
+}
+"#;
+
+/// The script that applies `edits` and `attrs`, restarts (or reloads) and
+/// rolls back.
+fn script(change: &Change, edits: &[FileEdit], attrs: &[AttrEdit], stamp: &str) -> String {
     let bk = format!("/var/backups/shipshape/{stamp}");
     let mut s = String::from("set -eu\numask 077\n");
     if let Some(pre) = &change.precheck {
@@ -160,8 +215,9 @@ fn script(change: &Change, edits: &[FileEdit], stamp: &str) -> String {
         s.push_str("\n) || { echo \"PRECHECK\"; exit 5; }\n");
     }
     s.push_str(HEALTHY);
+    s.push_str(RELOAD);
     s.push_str(&format!(
-        "bk={}\nmkdir -p \"$bk\"\n: > \"$bk/.created\"\n",
+        "bk={}\nmkdir -p \"$bk\"\n: > \"$bk/.created\"\n: > \"$bk/.attrs\"\n",
         quote(&bk)
     ));
     // Back up first, all of them, before anything changes.
@@ -171,12 +227,19 @@ fn script(change: &Change, edits: &[FileEdit], stamp: &str) -> String {
             "if [ -e {p} ]; then mkdir -p \"$bk$(dirname {p})\"; cp -a {p} \"$bk\"{p}; else echo {p} >> \"$bk/.created\"; fi\n"
         ));
     }
+    // Owners and modes: `uid:gid mode path`, one line each.
+    for a in attrs {
+        s.push_str(&format!(
+            "printf '%s %s\\n' \"$(stat -c '%u:%g %a' {p})\" {p} >> \"$bk/.attrs\"\n",
+            p = quote(&a.path)
+        ));
+    }
     s.push_str("restore() {\n  set +e\n");
     // A write that failed half way (a full disk) leaves its temporary file.
     for e in edits {
         s.push_str(&format!("  rm -f {}.shipshape-new\n", quote(&e.path)));
     }
-    s.push_str("  while read -r f; do [ -n \"$f\" ] && rm -f \"$f\"; done < \"$bk/.created\"\n  (cd \"$bk\" && find . -type f ! -name .created | while read -r f; do cp -a \"$f\" \"/${f#./}\"; done)\n");
+    s.push_str("  while read -r f; do [ -n \"$f\" ] && rm -f \"$f\"; done < \"$bk/.created\"\n  (cd \"$bk\" && find . -type f ! -name .created ! -name .attrs | while read -r f; do cp -a \"$f\" \"/${f#./}\"; done)\n  while read -r og m f; do chown \"$og\" \"$f\"; chmod \"$m\" \"$f\"; done < \"$bk/.attrs\"\n");
     if let Some(rb) = &change.on_rollback {
         s.push_str(rb);
         s.push('\n');
@@ -196,12 +259,22 @@ fn script(change: &Change, edits: &[FileEdit], stamp: &str) -> String {
             None => s.push_str(&format!("rm -f {p}\n")),
         }
     }
+    for a in attrs {
+        let p = quote(&a.path);
+        if let Some(o) = &a.owner {
+            s.push_str(&format!("chown {} {p}\n", quote(o)));
+        }
+        if let Some(m) = a.mode {
+            s.push_str(&format!("chmod {m:04o} {p}\n"));
+        }
+    }
     // A fix that edits no file and whose command restarts dockerd itself (a
     // package upgrade) needs no second restart: ~15 s under TCG.
-    let may_have_restarted = edits.is_empty() && change.after_write.is_some();
+    let may_have_restarted =
+        edits.is_empty() && change.after_write.is_some() && change.daemon == DaemonAction::Restart;
     if may_have_restarted {
         s.push_str(
-            "since=$(systemctl show -p ActiveEnterTimestampMonotonic --value docker.service)\n",
+            "since=$(systemctl show -p ActiveEnterTimestampMonotonic docker.service | sed 's/^[^=]*=//')\n",
         );
     }
     if let Some(after) = &change.after_write {
@@ -209,27 +282,46 @@ fn script(change: &Change, edits: &[FileEdit], stamp: &str) -> String {
         s.push('\n');
     }
     s.push_str("trap - EXIT\n");
-    if change.restart_docker {
-        if may_have_restarted {
-            s.push_str(
-                "if [ \"$(systemctl show -p ActiveEnterTimestampMonotonic --value docker.service)\" != \"$since\" ] \\\n   && systemctl is-active -q docker.service && shipshape_healthy; then\n  echo \"APPLIED $bk\"\n  exit 0\nfi\n",
-            );
-        }
-        s.push_str(
-            "systemctl daemon-reload\n\
-             systemctl reset-failed docker.service docker.socket >/dev/null 2>&1 || true\n\
-             if systemctl restart docker.service && shipshape_healthy; then\n  echo \"APPLIED $bk\"\n  exit 0\nfi\n\
+    match change.daemon {
+        DaemonAction::None => s.push_str("echo \"APPLIED $bk\"\n"),
+        DaemonAction::Reload => s.push_str(
+            "if shipshape_reload; then\n  echo \"APPLIED $bk\"\n  exit 0\nfi\n\
              journal=$(journalctl -u docker.service -n 15 --no-pager 2>&1 | tail -n 15 | base64 -w0)\n\
              restore\n\
-             systemctl daemon-reload\n\
-             systemctl reset-failed docker.service docker.socket >/dev/null 2>&1 || true\n\
-             if systemctl restart docker.service && shipshape_healthy; then\n  echo \"ROLLEDBACK $bk $journal\"\n  exit 0\nfi\n\
+             if shipshape_reload; then\n  echo \"ROLLEDBACK $bk $journal\"\n  exit 0\nfi\n\
              echo \"ROLLBACKFAILED $bk\"\nexit 4\n",
-        );
-    } else {
-        s.push_str("echo \"APPLIED $bk\"\n");
+        ),
+        DaemonAction::Restart => {
+            if may_have_restarted {
+                s.push_str(
+                    "if [ \"$(systemctl show -p ActiveEnterTimestampMonotonic docker.service | sed 's/^[^=]*=//')\" != \"$since\" ] \\\n   && systemctl is-active -q docker.service && shipshape_healthy; then\n  echo \"APPLIED $bk\"\n  exit 0\nfi\n",
+                );
+            }
+            s.push_str(
+                "systemctl daemon-reload\n\
+                 systemctl reset-failed docker.service docker.socket >/dev/null 2>&1 || true\n\
+                 if systemctl restart docker.service && shipshape_healthy; then\n  echo \"APPLIED $bk\"\n  exit 0\nfi\n\
+                 journal=$(journalctl -u docker.service -n 15 --no-pager 2>&1 | tail -n 15 | base64 -w0)\n\
+                 restore\n\
+                 systemctl daemon-reload\n\
+                 systemctl reset-failed docker.service docker.socket >/dev/null 2>&1 || true\n\
+                 if systemctl restart docker.service && shipshape_healthy; then\n  echo \"ROLLEDBACK $bk $journal\"\n  exit 0\nfi\n\
+                 echo \"ROLLBACKFAILED $bk\"\nexit 4\n",
+            );
+        }
     }
     s
+}
+
+/// The owner and mode changes that really change something: `attrs` as
+/// planned, against the modes the probe saw.
+pub fn effective_attrs(change: &Change) -> Vec<AttrEdit> {
+    change
+        .attrs
+        .iter()
+        .filter(|a| a.owner.is_some() || a.mode.is_some())
+        .cloned()
+        .collect()
 }
 
 /// Applies `change` unless the target already matches it.
@@ -239,7 +331,12 @@ pub async fn apply(
     current: &BTreeMap<String, Option<String>>,
 ) -> Result<Outcome, ApplyError> {
     let edits = effective_edits(change, current);
-    if edits.is_empty() && change.after_write.is_none() && change.precheck.is_none() {
+    let attrs = effective_attrs(change);
+    if edits.is_empty()
+        && attrs.is_empty()
+        && change.after_write.is_none()
+        && change.precheck.is_none()
+    {
         return Ok(Outcome::AlreadyCompliant);
     }
     let stamp = format!(
@@ -252,7 +349,7 @@ pub async fn apply(
     );
     let out = conn
         .exec(
-            &script(change, &edits, &stamp),
+            &script(change, &edits, &attrs, &stamp),
             None,
             Duration::from_secs(240),
         )
@@ -336,10 +433,10 @@ mod tests {
                 content: Some("{}".into()),
                 mode: 0o644,
             }],
-            restart_docker: true,
+            daemon: DaemonAction::Restart,
             ..Default::default()
         };
-        let s = script(&change, &change.edits, "1");
+        let s = script(&change, &change.edits, &[], "1");
         let backup = s.find("cp -a /etc/docker/daemon.json").unwrap();
         let write = s
             .find("base64 -d > /etc/docker/daemon.json.shipshape-new")

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use shipshape_checks::{Facts, Policy};
 
-use super::apply::{Change, FileEdit};
+use super::apply::{AttrEdit, Change, DaemonAction, FileEdit};
 
 /// Where the command-line override goes when a flag has to leave dockerd's
 /// command line. `zz-` sorts it after every other drop-in.
@@ -84,6 +84,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("templates/seccomp-profile.json.hbs"),
     ),
     ("icc", include_str!("templates/icc.json.hbs")),
+    (
+        "dm-basesize",
+        include_str!("templates/dm-basesize.json.hbs"),
+    ),
     ("log-level", include_str!("templates/log-level.json.hbs")),
     ("iptables", include_str!("templates/iptables.json.hbs")),
     (
@@ -118,7 +122,15 @@ fn template_id(control: &str) -> &str {
     }
 }
 
+/// Whether shipshape can fix `control`: a template, or (section 3) an
+/// owner and mode change. `shipshape controls` derives its FIX column from this.
 pub fn has_fix(control: &str) -> bool {
+    if shipshape_checks::find_control(control).is_none() {
+        return false;
+    }
+    if control.starts_with("perm-") {
+        return true;
+    }
     let id = template_id(control);
     TEMPLATES.iter().any(|(t, _)| *t == id)
 }
@@ -212,6 +224,30 @@ fn template_context(facts: &Facts, policy: &Policy) -> Value {
         _ => docker_root.clone(),
     };
     let audit_paths = audit_paths(facts, &root_base);
+    // dm-basesize: every other storage option stays (from daemon.json or
+    // the command line, which the fix takes it off); none left: no key.
+    let json_opts: Vec<String> = daemon_json_value(facts, "storage-opts")
+        .and_then(|v| v.as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|v| v.as_str().map(String::from))
+        .collect();
+    let flag_opts: Vec<String> =
+        shipshape_checks::flags::parse_args(facts.dockerd.argv.get(1..).unwrap_or_default())
+            .all("storage-opt")
+            .into_iter()
+            .map(|o| o.value.clone())
+            .collect();
+    let kept: Vec<String> = json_opts
+        .into_iter()
+        .chain(flag_opts)
+        .filter(|o| !o.trim().starts_with("dm.basesize"))
+        .collect();
+    let storage_opts = if kept.is_empty() {
+        Value::Null
+    } else {
+        json!(kept)
+    };
     let uuid = {
         let b: [u8; 16] = rand::random();
         format!(
@@ -247,6 +283,7 @@ fn template_context(facts: &Facts, policy: &Policy) -> Value {
             "group_remove": group_remove,
             "docker_root": docker_root,
             "audit_paths": audit_paths,
+            "storage_opts_without_basesize": storage_opts.to_string(),
         }
     })
 }
@@ -293,6 +330,15 @@ fn audit_paths(facts: &Facts, root_base: &str) -> Vec<String> {
         }
     }
     out
+}
+
+/// A key of the daemon.json the probe read.
+fn daemon_json_value(facts: &Facts, key: &str) -> Option<Value> {
+    let text = facts.content(&facts.daemon_json_path)?;
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(mut m)) => m.remove(key),
+        _ => None,
+    }
 }
 
 fn render(
@@ -379,14 +425,24 @@ fn systemd_word(w: &str) -> String {
 }
 
 /// Plans `control`'s fix. `current` holds the present contents of
-/// daemon.json and the exec drop-in (see [`paths_to_read`]).
+/// daemon.json and the exec drop-in (see [`paths_to_read`]), or what the
+/// fixes planned before this one in the same run leave there. `flags_off`
+/// gathers the options taken off dockerd's command line by every fix of the
+/// run, so that the one exec drop-in written last takes them all off.
 pub fn plan(
     control: &str,
     facts: &Facts,
     policy: &Policy,
     current: &BTreeMap<String, Option<String>>,
     ctx: &FixContext,
+    flags_off: &mut Vec<String>,
 ) -> Result<Planned, PlanError> {
+    if control.starts_with("perm-") {
+        return Ok(Planned {
+            change: perm_change(control, facts, policy),
+            tls: None,
+        });
+    }
     // Fixes that generate material (a filesystem, keys) are no-ops once the
     // control passes: running them again would change what is there.
     if matches!(control, "docker-root-mount" | "tls-auth" | "docker-version")
@@ -419,7 +475,11 @@ pub fn plan(
     let spec = render(control, facts, policy, extra)?;
     let mut change = Change {
         notes: spec.notes,
-        restart_docker: spec.restart.unwrap_or(true),
+        daemon: if spec.restart.unwrap_or(true) {
+            DaemonAction::Restart
+        } else {
+            DaemonAction::None
+        },
         precheck: spec.precheck,
         after_write: spec.after_write.filter(|s| !s.trim().is_empty()),
         on_rollback: spec.on_rollback,
@@ -486,9 +546,15 @@ pub fn plan(
                 mode: 0o644,
             });
         }
-        // Take these options off the command line.
-        let flags: Vec<String> = patch.keys().map(|k| flag_for_key(k)).collect();
-        let (kept, removed) = argv_without(&facts.dockerd.argv, &flags);
+        // Take these options off the command line, with those of the fixes
+        // planned before this one.
+        for k in patch.keys() {
+            let f = flag_for_key(k);
+            if !flags_off.contains(&f) {
+                flags_off.push(f);
+            }
+        }
+        let (kept, removed) = argv_without(&facts.dockerd.argv, flags_off);
         if !removed.is_empty() {
             let exec = kept
                 .iter()
@@ -508,32 +574,65 @@ pub fn plan(
             });
         }
     }
-    // Validate the new daemon.json with dockerd itself where it can (23+).
+    Ok(Planned { change, tls })
+}
+
+/// The command that validates `daemon_json` with dockerd itself, where it
+/// can (Engine 23 and later have `--validate`; older ones find a bad file
+/// only when they start, and the restart's rollback catches that).
+pub fn validate_command(facts: &Facts) -> Option<String> {
     let major = facts
         .api
-        .version
+        .info
         .as_ref()
-        .and_then(|v| v.get("Version"))
+        .and_then(|i| i.get("ServerVersion"))
+        .or_else(|| facts.api.version.as_ref().and_then(|v| v.get("Version")))
         .and_then(Value::as_str)
         .and_then(|v| v.split('.').next())
         .and_then(|m| m.parse::<u32>().ok())
         .unwrap_or(0);
-    if major >= 23
-        && change
-            .edits
-            .iter()
-            .any(|e| e.path == facts.daemon_json_path)
-    {
-        let validate = format!(
+    (major >= 23).then(|| {
+        format!(
             "dockerd --validate --config-file {} >/dev/null",
             crate::shell::quote(&facts.daemon_json_path)
-        );
-        change.after_write = Some(match change.after_write.take() {
-            Some(a) => format!("{a}\n{validate}"),
-            None => validate,
-        });
+        )
+    })
+}
+
+/// Section 3: every path of `control` that is not as the control wants it
+/// gets its owner set and the mode bits beyond the mask cleared. Bits are
+/// only ever cleared, so a file that is stricter than CIS stays so.
+fn perm_change(control: &str, facts: &Facts, policy: &Policy) -> Change {
+    let mut change = Change::default();
+    for t in shipshape_checks::perm_targets(control, facts, policy) {
+        let shipshape_checks::facts::StatLookup::Found(st) = facts.stat(&t.path) else {
+            continue;
+        };
+        let owner_ok = (st.owner == t.owner || (t.owner == "root" && st.uid == Some(0)))
+            && (st.group == t.group || (t.group == "root" && st.gid == Some(0)));
+        let bits = st.mode.0 & 0o7777;
+        let mode = bits & t.mask;
+        let edit = AttrEdit {
+            path: t.path.clone(),
+            owner: (!owner_ok).then(|| format!("{}:{}", t.owner, t.group)),
+            mode: (mode != bits).then_some(mode),
+        };
+        if edit.owner.is_some() || edit.mode.is_some() {
+            change.notes.push(format!(
+                "{}: {}{}",
+                t.path,
+                edit.owner
+                    .as_ref()
+                    .map(|o| format!("owner {}:{} -> {o}; ", st.owner, st.group))
+                    .unwrap_or_default(),
+                edit.mode
+                    .map(|m| format!("mode {bits:04o} -> {m:04o}"))
+                    .unwrap_or_default()
+            ));
+            change.attrs.push(edit);
+        }
     }
-    Ok(Planned { change, tls })
+    change
 }
 
 fn passes(control: &str, facts: &Facts, policy: &Policy) -> bool {

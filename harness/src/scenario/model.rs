@@ -126,6 +126,18 @@ pub struct Scenario {
     /// Fix again and expect "already compliant" with no file changed.
     #[serde(default = "Scenario::yes")]
     pub idempotent: bool,
+    /// Controls (globs, `audit-*`) the fix is expected to skip: they may
+    /// still fail after it, and at least one of each must be skipped.
+    #[serde(default)]
+    pub fix_skips: Vec<String>,
+    /// dockerd (re)starts the fix may cause (default 1); the second fix may
+    /// cause none.
+    #[serde(default = "Scenario::one")]
+    pub max_restarts: u32,
+    /// The exit code `shipshape fix` would give (0 or 1), if the scenario
+    /// checks it.
+    #[serde(default)]
+    pub fix_exit: Option<u8>,
     /// Seconds the reboot after the fix may take (two VMs rebooting side by
     /// side on 2 cores under TCG took up to 162 s).
     #[serde(default = "Scenario::default_reboot_timeout")]
@@ -138,6 +150,13 @@ pub struct Scenario {
 }
 
 impl Scenario {
+    /// `control: all`: the whole host, one `shipshape fix` with no `--control`.
+    pub fn is_converge(&self) -> bool {
+        self.control == "all"
+    }
+    fn one() -> u32 {
+        1
+    }
     fn default_reboot_timeout() -> u64 {
         300
     }
@@ -192,11 +211,22 @@ pub fn load_file(path: &Path) -> Result<Scenario, ScenarioError> {
     })?;
     let mut s: Scenario = serde_saphyr::from_str(&text)
         .map_err(|e| ScenarioError::Parse(crate::policy::yaml_error(path, &e)))?;
-    if shipshape_checks::find_control(&s.control).is_none() {
+    if !s.is_converge() && shipshape_checks::find_control(&s.control).is_none() {
         return Err(ScenarioError::UnknownControl {
             path: locate(path, &text, &["control:", &s.control]),
             control: s.control.clone(),
         });
+    }
+    for g in &s.fix_skips {
+        if !shipshape_checks::catalogue()
+            .iter()
+            .any(|c| crate::suite::glob_match(g, c.id))
+        {
+            return Err(ScenarioError::UnknownControl {
+                path: locate(path, &text, &["fix_skips", g]),
+                control: g.clone(),
+            });
+        }
     }
     for step in s.prepare.iter().chain(&s.verify) {
         let at = locate(path, &text, &[step.name.as_deref().unwrap_or("")]);

@@ -10,6 +10,7 @@ use super::model::{AfterFix, Expect, RunnerCheck, Scenario, Step};
 use crate::audit;
 use crate::driver::Machine;
 use crate::fix;
+use crate::suite::glob_match;
 use crate::target::Conn;
 use crate::transport::ssh::SshError;
 
@@ -223,6 +224,17 @@ async fn audit_step(
     let run = audit::run(&Conn::Ssh(session), policy).await;
     let name = format!("{phase}: audit expects {expect:?}").to_lowercase();
     match run {
+        Ok(run) if sc.is_converge() => {
+            let (output, verdict) = judge_host(sc, &run, expect);
+            rec.push(
+                name,
+                "audit (probe over one exec)".into(),
+                output,
+                started,
+                verdict,
+            )?;
+            Ok(run)
+        }
         Ok(run) => {
             let finding = run.findings.iter().find(|f| f.id == sc.control);
             let (output, verdict) = match finding {
@@ -267,48 +279,317 @@ async fn audit_step(
     }
 }
 
+/// A whole-host audit: `pass` means no control that has a fix fails (but
+/// those the scenario lets the fix skip); `fail`, that some such control does.
+fn judge_host(
+    sc: &Scenario,
+    run: &audit::AuditRun,
+    expect: Expect,
+) -> (String, Result<(), String>) {
+    let failing: Vec<&shipshape_checks::Finding> = run
+        .findings
+        .iter()
+        .filter(|f| matches!(f.verdict, Verdict::Fail) && fix::has_fix(f.id))
+        .filter(|f| !sc.fix_skips.iter().any(|g| glob_match(g, f.id)))
+        .collect();
+    let mut text = String::new();
+    for f in &run.findings {
+        text.push_str(&format!("{}: {:?}\n", f.id, f.verdict));
+    }
+    let verdict = match (expect, failing.is_empty()) {
+        (Expect::Pass, true) | (Expect::Fail, false) => Ok(()),
+        (Expect::Pass, false) => Err(format!(
+            "controls with a fix still fail: {}",
+            failing
+                .iter()
+                .map(|f| format!("{} ({})", f.id, f.evidence.join(" | ")))
+                .collect::<Vec<_>>()
+                .join("; ")
+        )),
+        (Expect::Fail, true) => Err("no control with a fix fails before the fix".into()),
+        (e, _) => Err(format!(
+            "a whole-host audit expects pass or fail, not {e:?}"
+        )),
+    };
+    (text, verdict)
+}
+
 async fn fix_step(
     vm: &mut impl Machine,
     sc: &Scenario,
     policy: &Policy,
-    facts: &shipshape_checks::Facts,
+    before: &audit::AuditRun,
     rec: &mut Recorder,
     phase: &str,
     expect_noop: bool,
 ) -> Result<(), String> {
     let started = Instant::now();
-    let name = format!("{phase}: fix {}", sc.control);
+    let whole = sc.is_converge();
+    let name = if whole {
+        format!("{phase}: fix (whole host)")
+    } else {
+        format!("{phase}: fix {}", sc.control)
+    };
     let ctx = vm.fix_context();
     let session = vm.ssh().await.map_err(|e| e.to_string())?;
     let conn = Conn::Ssh(session);
-    let outcome = fix::run_fix(&conn, &sc.control, facts, policy, &ctx, |_| {}).await;
+    let asked: Vec<String> = if whole {
+        Vec::new()
+    } else {
+        vec![sc.control.clone()]
+    };
+    let req = fix::Request {
+        controls: &asked,
+        dry_run: false,
+    };
+    let outcome = fix::converge(
+        &conn,
+        &before.findings,
+        &before.facts,
+        policy,
+        &ctx,
+        &req,
+        |_, _| {},
+    )
+    .await;
     let (output, verdict) = match outcome {
-        Ok(report) => {
-            let v = match (&report.outcome, expect_noop) {
-                (fix::Outcome::AlreadyCompliant, true) => Ok(()),
-                (o, true) => Err(format!(
-                    "the second fix changed something: {o:?}\n{}",
-                    report.diff
-                )),
-                (fix::Outcome::Applied { .. }, false) => Ok(()),
-                (fix::Outcome::AlreadyCompliant, false) => {
-                    Err("the fix found nothing to change on a failing host".into())
-                }
-                (fix::Outcome::RolledBack { journal, .. }, false) => Err(format!(
-                    "dockerd did not come back; rolled back. journal:\n{journal}"
-                )),
-            };
-            (report.render(), v)
-        }
+        Ok(report) => (report.render(), judge_fix(sc, &report, expect_noop)),
         Err(e) => (String::new(), Err(e.to_string())),
     };
     rec.push(
         name,
-        format!("shipshape fix --control {}", sc.control),
+        if whole {
+            "shipshape fix".to_string()
+        } else {
+            format!("shipshape fix --control {}", sc.control)
+        },
         output,
         started,
         verdict,
     )
+}
+
+/// Whether a fix's report is what the scenario expects: on the first run
+/// every control it took is fixed (but those the scenario expects to be
+/// skipped), with at most `max_restarts` dockerd starts; on the second run
+/// nothing changes and nothing restarts.
+fn judge_fix(sc: &Scenario, report: &fix::ConvergeReport, expect_noop: bool) -> Result<(), String> {
+    let mut problems = Vec::new();
+    for c in &report.controls {
+        let may_skip = sc.fix_skips.iter().any(|g| glob_match(g, &c.control));
+        match (&c.outcome, expect_noop) {
+            (fix::ControlOutcome::AlreadyCompliant, _) => {}
+            (fix::ControlOutcome::Skipped { .. }, _) if may_skip => {}
+            (fix::ControlOutcome::Fixed, false) => {}
+            (o, true) => problems.push(format!(
+                "{}: the second fix did not find it compliant: {o:?}",
+                c.control
+            )),
+            (o, false) => problems.push(format!("{}: {o:?}", c.control)),
+        }
+    }
+    for g in &sc.fix_skips {
+        if !expect_noop
+            && !report.controls.iter().any(|c| {
+                glob_match(g, &c.control)
+                    && matches!(c.outcome, fix::ControlOutcome::Skipped { .. })
+            })
+        {
+            problems.push(format!(
+                "no control matching `{g}` was skipped, as the scenario expects"
+            ));
+        }
+    }
+    if !sc.is_converge()
+        && !expect_noop
+        && !report
+            .controls
+            .iter()
+            .any(|c| c.control == sc.control && c.outcome == fix::ControlOutcome::Fixed)
+    {
+        problems.push(format!("{} was not fixed", sc.control));
+    }
+    let limit = if expect_noop { 0 } else { sc.max_restarts };
+    if let Some(n) = report.restarts {
+        if n > limit {
+            problems.push(format!("dockerd (re)started {n} times (at most {limit})"));
+        }
+    }
+    if let Some(want) = sc.fix_exit {
+        if !expect_noop && report.exit_code() != want {
+            problems.push(format!(
+                "the fix's exit code would be {} (expected {want})",
+                report.exit_code()
+            ));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("\n"))
+    }
+}
+
+/// A whole-host audit: `pass` means no control that has a fix fails (but
+/// those the scenario lets the fix skip); `fail`, that some such control does.
+fn judge_host(
+    sc: &Scenario,
+    run: &audit::AuditRun,
+    expect: Expect,
+) -> (String, Result<(), String>) {
+    let failing: Vec<&shipshape_checks::Finding> = run
+        .findings
+        .iter()
+        .filter(|f| matches!(f.verdict, Verdict::Fail) && fix::has_fix(f.id))
+        .filter(|f| !sc.fix_skips.iter().any(|g| glob_match(g, f.id)))
+        .collect();
+    let mut text = String::new();
+    for f in &run.findings {
+        text.push_str(&format!("{}: {:?}\n", f.id, f.verdict));
+    }
+    let verdict = match (expect, failing.is_empty()) {
+        (Expect::Pass, true) | (Expect::Fail, false) => Ok(()),
+        (Expect::Pass, false) => Err(format!(
+            "controls with a fix still fail: {}",
+            failing
+                .iter()
+                .map(|f| format!("{} ({})", f.id, f.evidence.join(" | ")))
+                .collect::<Vec<_>>()
+                .join("; ")
+        )),
+        (Expect::Fail, true) => Err("no control with a fix fails before the fix".into()),
+        (e, _) => Err(format!(
+            "a whole-host audit expects pass or fail, not {e:?}"
+        )),
+    };
+    (text, verdict)
+}
+
+async fn fix_step(
+    vm: &mut impl Machine,
+    sc: &Scenario,
+    policy: &Policy,
+    before: &audit::AuditRun,
+    rec: &mut Recorder,
+    phase: &str,
+    expect_noop: bool,
+) -> Result<(), String> {
+    let started = Instant::now();
+    let whole = sc.is_converge();
+    let name = if whole {
+        format!("{phase}: fix (whole host)")
+    } else {
+        format!("{phase}: fix {}", sc.control)
+    };
+    let ctx = vm.fix_context();
+    let session = vm.ssh().await.map_err(|e| e.to_string())?;
+    let conn = Conn::Ssh(session);
+    let asked: Vec<String> = if whole {
+        Vec::new()
+    } else {
+        vec![sc.control.clone()]
+    };
+    let req = fix::Request {
+        controls: &asked,
+        dry_run: false,
+    };
+    let outcome = fix::converge(
+        &conn,
+        &before.findings,
+        &before.facts,
+        policy,
+        &ctx,
+        &req,
+        |_, _| {},
+    )
+    .await;
+    let (output, verdict) = match outcome {
+        Ok(report) => (report.render(), judge_fix(sc, &report, expect_noop)),
+        Err(e) => (String::new(), Err(e.to_string())),
+    };
+    rec.push(
+        name,
+        if whole {
+            "shipshape fix".to_string()
+        } else {
+            format!("shipshape fix --control {}", sc.control)
+        },
+        output,
+        started,
+        verdict,
+    )
+}
+
+/// Whether a fix's report is what the scenario expects: on the first run
+/// every control it took is fixed (but those the scenario expects to be
+/// skipped), with at most `max_restarts` dockerd starts; on the second run
+/// nothing changes and nothing restarts.
+fn judge_fix(sc: &Scenario, report: &fix::ConvergeReport, expect_noop: bool) -> Result<(), String> {
+    let mut problems = Vec::new();
+    for c in &report.controls {
+        let may_skip = sc.fix_skips.iter().any(|g| glob_match(g, &c.control));
+        match (&c.outcome, expect_noop) {
+            (fix::ControlOutcome::AlreadyCompliant, _) => {}
+            (fix::ControlOutcome::Skipped { .. }, _) if may_skip => {}
+            (fix::ControlOutcome::Fixed, false) => {}
+            (o, true) => problems.push(format!(
+                "{}: the second fix did not find it compliant: {o:?}",
+                c.control
+            )),
+            (o, false) => problems.push(format!("{}: {o:?}", c.control)),
+        }
+    }
+    for g in &sc.fix_skips {
+        if !expect_noop
+            && !report.controls.iter().any(|c| {
+                glob_match(g, &c.control)
+                    && matches!(c.outcome, fix::ControlOutcome::Skipped { .. })
+            })
+        {
+            problems.push(format!(
+                "no control matching `{g}` was skipped, as the scenario expects"
+            ));
+        }
+    }
+    if !sc.is_converge()
+        && !expect_noop
+        && !report
+            .controls
+            .iter()
+            .any(|c| c.control == sc.control && c.outcome == fix::ControlOutcome::Fixed)
+    {
+        problems.push(format!("{} was not fixed", sc.control));
+    }
+    let limit = if expect_noop { 0 } else { sc.max_restarts };
+    if let Some(n) = report.restarts {
+        if n > limit {
+            problems.push(format!("dockerd (re)started {n} times (at most {limit})"));
+        }
+    }
+    if let Some(want) = sc.fix_exit {
+        if !expect_noop && report.exit_code() != want {
+            problems.push(format!(
+                "the fix's exit code would be {} (expected {want})",
+                report.exit_code()
+            ));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("\n"))
+    }
+}
+
+/// `*` matches any run of characters; everything else is literal.
+pub fn glob_match(glob: &str, s: &str) -> bool {
+    match glob.split_once('*') {
+        None => glob == s,
+        Some((head, tail)) => {
+            s.starts_with(head)
+                && (0..=s.len() - head.len()).any(|i| glob_match(tail, &s[head.len() + i..]))
+        }
+    }
 }
 
 /// Runs `sc` on `vm`. The caller resets the VM first.
@@ -379,7 +660,7 @@ async fn run_inner(
     }
     let before = audit_step(vm, sc, policy, sc.expect_before, rec, "before").await?;
     if sc.fix {
-        fix_step(vm, sc, policy, &before.facts, rec, "fix", false).await?;
+        fix_step(vm, sc, policy, &before, rec, "fix", false).await?;
         if sc.after_fix == AfterFix::Reboot {
             let started = Instant::now();
             let r = vm
@@ -405,7 +686,7 @@ async fn run_inner(
         // The plan reads daemon.json and the drop-in itself; the facts only
         // say where they are and what dockerd runs with, which the verify
         // steps do not change.
-        fix_step(vm, sc, policy, &after.facts, rec, "idempotence", true).await?;
+        fix_step(vm, sc, policy, &after, rec, "idempotence", true).await?;
     }
     Ok(())
 }
