@@ -243,6 +243,20 @@ fn template_context(facts: &Facts, policy: &Policy) -> Value {
         .chain(flag_opts)
         .filter(|o| !o.trim().starts_with("dm.basesize"))
         .collect();
+    // Never loosen: a tighter limit or a smaller log rotation than the
+    // policy's stays as it is.
+    let (log_size, log_files) = {
+        let cur = current_log_opts(facts);
+        shipshape_checks::bounded_log_opts(
+            cur.get("max-size").map(String::as_str),
+            cur.get("max-file").map(String::as_str),
+            policy,
+        )
+    };
+    let nofile =
+        shipshape_checks::tighter_ulimit(current_ulimit(facts, "nofile"), policy.ulimit_nofile);
+    let nproc =
+        shipshape_checks::tighter_ulimit(current_ulimit(facts, "nproc"), policy.ulimit_nproc);
     let storage_opts = if kept.is_empty() {
         Value::Null
     } else {
@@ -265,13 +279,13 @@ fn template_context(facts: &Facts, policy: &Policy) -> Value {
         "root": root_base,
         "uuid": uuid,
         "policy": {
-            "nofile_soft": policy.ulimit_nofile.soft,
-            "nofile_hard": policy.ulimit_nofile.hard,
-            "nproc_soft": policy.ulimit_nproc.soft,
-            "nproc_hard": policy.ulimit_nproc.hard,
+            "nofile_soft": nofile.soft,
+            "nofile_hard": nofile.hard,
+            "nproc_soft": nproc.soft,
+            "nproc_hard": nproc.hard,
             "log_driver": policy.log_driver,
-            "log_max_size": policy.log_max_size.to_string(),
-            "log_max_file": policy.log_max_file,
+            "log_max_size": log_size,
+            "log_max_file": log_files,
             "cgroup_parent": policy.cgroup_parent,
             "max_user_namespaces": 15000,
             "allow_upgrade": policy.allow_docker_upgrade,
@@ -330,6 +344,45 @@ fn audit_paths(facts: &Facts, root_base: &str) -> Vec<String> {
         }
     }
     out
+}
+
+/// The json-file log options dockerd has now: daemon.json's `log-opts`,
+/// else the `--log-opt` flags.
+fn current_log_opts(facts: &Facts) -> BTreeMap<String, String> {
+    if let Some(Value::Object(m)) = daemon_json_value(facts, "log-opts") {
+        return m
+            .into_iter()
+            .filter_map(|(k, v)| v.as_str().map(|v| (k, v.to_string())))
+            .collect();
+    }
+    shipshape_checks::flags::parse_args(facts.dockerd.argv.get(1..).unwrap_or_default())
+        .all("log-opt")
+        .into_iter()
+        .filter_map(|o| {
+            o.value
+                .split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+        })
+        .collect()
+}
+
+/// A default ulimit dockerd has now: daemon.json's `default-ulimits`, else
+/// a `--default-ulimit name=soft:hard` flag.
+fn current_ulimit(facts: &Facts, name: &str) -> Option<shipshape_checks::policy::Ulimit> {
+    if let Some(Value::Object(m)) = daemon_json_value(facts, "default-ulimits") {
+        let u = m.get(name)?;
+        return Some(shipshape_checks::policy::Ulimit {
+            soft: u.get("Soft")?.as_i64()?,
+            hard: u.get("Hard")?.as_i64()?,
+        });
+    }
+    shipshape_checks::flags::parse_args(facts.dockerd.argv.get(1..).unwrap_or_default())
+        .all("default-ulimit")
+        .into_iter()
+        .find_map(|o| {
+            let (n, v) = o.value.split_once('=')?;
+            (n == name).then(|| shipshape_checks::policy::Ulimit::parse(v).ok())?
+        })
 }
 
 /// A key of the daemon.json the probe read.
@@ -678,6 +731,255 @@ pub fn paths_to_read(facts: &Facts) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A fresh debian-12 host as the probe captured it.
+    fn debian12() -> Facts {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../checks/tests/fixtures/debian-12/probe.json"
+        ))
+        .expect("fixture");
+        shipshape_checks::parse_facts(&text).expect("fixture parses")
+    }
+
+    fn ctx() -> FixContext {
+        FixContext {
+            data_disk: "/dev/sdb".into(),
+            client_tls_dir: std::env::temp_dir(),
+            names: vec!["localhost".into()],
+            ips: vec![],
+        }
+    }
+
+    fn with_daemon_json(mut facts: Facts, text: &str) -> Facts {
+        let path = facts.daemon_json_path.clone();
+        facts.files.retain(|f| f.path != path);
+        facts.files.push(shipshape_checks::facts::FileFact {
+            path,
+            exists: true,
+            content: Some(text.into()),
+            error: None,
+        });
+        facts
+    }
+
+    fn planned_daemon_json(control: &str, facts: &Facts) -> Value {
+        let mut cur = BTreeMap::new();
+        cur.insert(
+            facts.daemon_json_path.clone(),
+            facts.content(&facts.daemon_json_path).map(String::from),
+        );
+        let p = plan(
+            control,
+            facts,
+            &Policy::default(),
+            &cur,
+            &ctx(),
+            &mut Vec::new(),
+        )
+        .unwrap_or_else(|e| panic!("{control}: {e}"));
+        let e = p
+            .change
+            .edits
+            .iter()
+            .find(|e| e.path == facts.daemon_json_path)
+            .unwrap_or_else(|| panic!("{control} does not edit daemon.json"));
+        serde_json::from_str(e.content.as_deref().unwrap()).unwrap()
+    }
+
+    /// The FIX column of `shipshape controls` is `has_fix`: every control it
+    /// claims must plan without "no fix", and every control that fails on a
+    /// fresh debian-12 and claims a fix must change something there.
+    #[test]
+    fn every_claimed_fix_exists_and_changes_a_failing_host() {
+        let facts = debian12();
+        let findings = shipshape_checks::audit(&facts, &Policy::default());
+        let mut without = Vec::new();
+        for c in shipshape_checks::catalogue() {
+            if !has_fix(c.id) {
+                without.push(c.id);
+                continue;
+            }
+            let cur = BTreeMap::new();
+            let p = plan(
+                c.id,
+                &facts,
+                &Policy::default(),
+                &cur,
+                &ctx(),
+                &mut Vec::new(),
+            )
+            .unwrap_or_else(|e| panic!("{} claims a fix: {e}", c.id));
+            let failing = findings
+                .iter()
+                .any(|f| f.id == c.id && matches!(f.verdict, shipshape_checks::Verdict::Fail));
+            if failing {
+                let ch = &p.change;
+                assert!(
+                    !ch.edits.is_empty() || !ch.attrs.is_empty() || ch.after_write.is_some(),
+                    "{} fails on debian-12 and claims a fix, but its plan changes nothing",
+                    c.id
+                );
+            }
+        }
+        assert_eq!(
+            without,
+            [
+                "host-hardening",
+                "no-aufs",
+                "authz-plugin",
+                "legacy-registry"
+            ],
+            "the controls without a fix changed: update the README's list"
+        );
+        assert!(!has_fix("no-such-control"));
+    }
+
+    #[test]
+    fn log_rotation_stricter_than_the_policy_is_kept() {
+        // 200m x 1 is above the policy's 50m x 3 in total: the fix bounds
+        // the size but does not raise the number of files.
+        let facts = with_daemon_json(
+            debian12(),
+            r#"{"log-driver": "json-file", "log-opts": {"max-size": "200m", "max-file": "1"}}"#,
+        );
+        let j = planned_daemon_json("log-config", &facts);
+        assert_eq!(j["log-opts"]["max-size"], "50m");
+        assert_eq!(j["log-opts"]["max-file"], "1");
+    }
+
+    #[test]
+    fn tighter_ulimits_are_kept() {
+        let facts = with_daemon_json(
+            debian12(),
+            r#"{"default-ulimits": {"nofile": {"Name": "nofile", "Soft": 1024, "Hard": 2048}}}"#,
+        );
+        let j = planned_daemon_json("default-ulimits", &facts);
+        assert_eq!(j["default-ulimits"]["nofile"]["Soft"], 1024);
+        assert_eq!(j["default-ulimits"]["nofile"]["Hard"], 2048);
+        let p = Policy::default();
+        assert_eq!(j["default-ulimits"]["nproc"]["Soft"], p.ulimit_nproc.soft);
+    }
+
+    #[test]
+    fn dm_basesize_goes_and_other_storage_options_stay() {
+        let facts = with_daemon_json(
+            debian12(),
+            r#"{"storage-opts": ["dm.basesize=20G", "overlay2.size=10G"]}"#,
+        );
+        let j = planned_daemon_json("dm-basesize", &facts);
+        assert_eq!(j["storage-opts"], json!(["overlay2.size=10G"]));
+        let facts = with_daemon_json(debian12(), r#"{"storage-opts": ["dm.basesize=20G"]}"#);
+        let j = planned_daemon_json("dm-basesize", &facts);
+        assert!(j.get("storage-opts").is_none(), "{j}");
+    }
+
+    #[test]
+    fn modes_are_only_tightened_and_owners_set() {
+        let mut facts = debian12();
+        let e = facts
+            .stat
+            .entries
+            .iter_mut()
+            .find(|e| e.path == "/etc/docker")
+            .expect("/etc/docker in the fixture");
+        // 0777 and owned by someone else: the fix clears to 0755 and sets root.
+        e.mode = shipshape_checks::mode::Mode(0o777);
+        e.owner = "mallory".into();
+        e.uid = Some(1000);
+        let p = plan(
+            "perm-etc-docker",
+            &facts,
+            &Policy::default(),
+            &BTreeMap::new(),
+            &ctx(),
+            &mut Vec::new(),
+        )
+        .unwrap();
+        assert_eq!(
+            p.change.attrs,
+            [AttrEdit {
+                path: "/etc/docker".into(),
+                owner: Some("root:root".into()),
+                mode: Some(0o755),
+            }]
+        );
+        // 0700 is stricter than 0755: nothing to change.
+        let e = facts
+            .stat
+            .entries
+            .iter_mut()
+            .find(|e| e.path == "/etc/docker")
+            .unwrap();
+        e.mode = shipshape_checks::mode::Mode(0o700);
+        e.owner = "root".into();
+        e.uid = Some(0);
+        let p = plan(
+            "perm-etc-docker",
+            &facts,
+            &Policy::default(),
+            &BTreeMap::new(),
+            &ctx(),
+            &mut Vec::new(),
+        )
+        .unwrap();
+        assert!(p.change.attrs.is_empty(), "{:?}", p.change.attrs);
+        // 0750 with group write and other read (0774): only the extra bits go.
+        let e = facts
+            .stat
+            .entries
+            .iter_mut()
+            .find(|e| e.path == "/etc/docker")
+            .unwrap();
+        e.mode = shipshape_checks::mode::Mode(0o774);
+        let p = plan(
+            "perm-etc-docker",
+            &facts,
+            &Policy::default(),
+            &BTreeMap::new(),
+            &ctx(),
+            &mut Vec::new(),
+        )
+        .unwrap();
+        assert_eq!(p.change.attrs[0].mode, Some(0o754));
+    }
+
+    #[test]
+    fn flags_taken_off_by_earlier_fixes_stay_off() {
+        let mut facts = debian12();
+        facts.dockerd.argv = [
+            "/usr/sbin/dockerd",
+            "-H",
+            "fd://",
+            "--icc=true",
+            "--live-restore=false",
+        ]
+        .map(String::from)
+        .to_vec();
+        let mut off = Vec::new();
+        let cur = BTreeMap::new();
+        plan("icc", &facts, &Policy::default(), &cur, &ctx(), &mut off).unwrap();
+        let p = plan(
+            "live-restore",
+            &facts,
+            &Policy::default(),
+            &cur,
+            &ctx(),
+            &mut off,
+        )
+        .unwrap();
+        let dropin = p
+            .change
+            .edits
+            .iter()
+            .find(|e| e.path == EXEC_DROPIN)
+            .unwrap();
+        let text = dropin.content.as_deref().unwrap();
+        assert!(
+            text.contains("ExecStart=/usr/sbin/dockerd -H fd://\n"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn every_template_renders_with_default_policy() {
