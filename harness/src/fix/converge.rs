@@ -149,7 +149,11 @@ impl ConvergeReport {
             .max()
             .unwrap_or(7)
             .max(7);
-        s.push_str(&format!("{:<width$}  OUTCOME\n", "CONTROL"));
+        if self.controls.is_empty() {
+            s.push_str("no control fails: nothing to do\n");
+        } else {
+            s.push_str(&format!("{:<width$}  OUTCOME\n", "CONTROL"));
+        }
         for c in &self.controls {
             let label = match (&c.outcome, self.dry_run) {
                 (ControlOutcome::Fixed, true) => "would fix",
@@ -165,8 +169,9 @@ impl ConvergeReport {
         let count =
             |f: fn(&ControlOutcome) -> bool| self.controls.iter().filter(|c| f(&c.outcome)).count();
         s.push_str(&format!(
-            "{} fixed, {} already compliant, {} skipped, {} failed; dockerd: {}{}\n",
+            "{} {}, {} already compliant, {} skipped, {} failed; dockerd: {}{}\n",
             count(|o| matches!(o, ControlOutcome::Fixed)),
+            if self.dry_run { "to fix" } else { "fixed" },
             count(|o| matches!(o, ControlOutcome::AlreadyCompliant)),
             count(|o| matches!(o, ControlOutcome::Skipped { .. })),
             count(|o| matches!(o, ControlOutcome::Failed { .. })),
@@ -426,6 +431,21 @@ pub async fn converge(
                 matches!(id.as_str(), "docker-group" | "docker-version") && c.after_write.is_some();
             let audit_install = id.starts_with("audit-") && !facts.audit.auditctl_available;
             let failing = matches!(verdict(&id), Some(Verdict::Fail));
+            // Every audit-* control shares one rule file: the first one
+            // carries it, the others ride along with its outcome.
+            let rides_along = id.starts_with("audit-")
+                && failing
+                && changing.iter().any(|(i, _)| i.starts_with("audit-"));
+            if rides_along {
+                changing.push((
+                    id,
+                    Change {
+                        notes: Vec::new(),
+                        ..Default::default()
+                    },
+                ));
+                continue;
+            }
             if edits.is_empty() && c.attrs.is_empty() && !command_only && !audit_install {
                 let outcome = if failing {
                     ControlOutcome::Failed {
@@ -473,6 +493,8 @@ pub async fn converge(
         controls: Vec::new(),
         daemon: match daemon {
             DaemonAction::None => "untouched",
+            DaemonAction::Reload if req.dry_run => "would reload (SIGHUP)",
+            DaemonAction::Restart if req.dry_run => "would restart",
             DaemonAction::Reload => "reloaded (SIGHUP)",
             DaemonAction::Restart => "restarted",
         },
@@ -484,6 +506,15 @@ pub async fn converge(
     for u in &units {
         report.diff.push_str(&apply::diff(&u.change, &current));
         report.commands.extend(u.change.after_write.clone());
+        match u.change.daemon {
+            DaemonAction::None => {}
+            DaemonAction::Reload => report
+                .commands
+                .push("systemctl kill -s HUP --kill-who=main docker.service   # reload".into()),
+            DaemonAction::Restart => report
+                .commands
+                .push("systemctl daemon-reload && systemctl restart docker.service".into()),
+        }
     }
     if req.dry_run {
         for (id, c) in &changing {

@@ -191,7 +191,11 @@ pub fn flag_for_key(key: &str) -> String {
     .to_string()
 }
 
-fn template_context(facts: &Facts, policy: &Policy) -> Value {
+fn template_context(
+    facts: &Facts,
+    policy: &Policy,
+    current: &BTreeMap<String, Option<String>>,
+) -> Value {
     let allowed = &policy.docker_group_allowed;
     let group_remove: Vec<String> = facts
         .group("docker")
@@ -223,7 +227,7 @@ fn template_context(facts: &Facts, policy: &Policy) -> Value {
         }
         _ => docker_root.clone(),
     };
-    let audit_paths = audit_paths(facts, &root_base);
+    let audit_paths = audit_paths(facts, &root_base, current);
     // dm-basesize: every other storage option stays (from daemon.json or
     // the command line, which the fix takes it off); none left: no key.
     let json_opts: Vec<String> = daemon_json_value(facts, "storage-opts")
@@ -304,7 +308,13 @@ fn template_context(facts: &Facts, policy: &Policy) -> Value {
 
 /// The files CIS 1.1.3–1.1.18 watch, as this host has them: existing, and
 /// not symlinks (a watch on a symlink does not see the file).
-fn audit_paths(facts: &Facts, root_base: &str) -> Vec<String> {
+/// `current` also counts: a file that a fix planned before this one in the
+/// same run creates (daemon.json, say) is watched from the start.
+fn audit_paths(
+    facts: &Facts,
+    root_base: &str,
+    current: &BTreeMap<String, Option<String>>,
+) -> Vec<String> {
     let mut candidates: Vec<String> = Vec::new();
     for bin in [
         "dockerd",
@@ -337,10 +347,12 @@ fn audit_paths(facts: &Facts, root_base: &str) -> Vec<String> {
     candidates.extend(["/run/containerd", "/run/containerd/containerd.sock"].map(String::from));
     let mut out = Vec::new();
     for c in candidates {
-        if let shipshape_checks::facts::StatLookup::Found(e) = facts.stat(&c) {
-            if !e.symlink && !out.contains(&c) {
-                out.push(c);
-            }
+        let exists = match facts.stat(&c) {
+            shipshape_checks::facts::StatLookup::Found(e) => !e.symlink,
+            _ => matches!(current.get(&c), Some(Some(_))),
+        };
+        if exists && !out.contains(&c) {
+            out.push(c);
         }
     }
     out
@@ -398,6 +410,7 @@ fn render(
     control: &str,
     facts: &Facts,
     policy: &Policy,
+    current: &BTreeMap<String, Option<String>>,
     extra: Option<(&str, Value)>,
 ) -> Result<Spec, PlanError> {
     let control = template_id(control);
@@ -413,7 +426,7 @@ fn render(
         control: control.to_string(),
         reason,
     };
-    let mut context = template_context(facts, policy);
+    let mut context = template_context(facts, policy, current);
     if let Some((k, v)) = extra {
         context[k] = v;
     }
@@ -525,7 +538,7 @@ pub fn plan(
     };
     let extra =
         extra.or_else(|| (control == "docker-root-mount").then(|| ("disk", json!(ctx.data_disk))));
-    let spec = render(control, facts, policy, extra)?;
+    let spec = render(control, facts, policy, current, extra)?;
     let mut change = Change {
         notes: spec.notes,
         daemon: if spec.restart.unwrap_or(true) {
@@ -986,7 +999,7 @@ mod tests {
         let facts: Facts = serde_json::from_value(json!({})).unwrap_or_default();
         for (id, _) in TEMPLATES {
             let extra = (*id == "tls-auth").then(|| ("tls", json!({"hosts_json": "[]", "ca_json": "\"x\"", "cert_json": "\"x\"", "key_json": "\"x\"", "names": "n", "client_dir": "/d"})));
-            render(id, &facts, &Policy::default(), extra).unwrap_or_else(|e| panic!("{id}: {e}"));
+            render(id, &facts, &Policy::default(), &BTreeMap::new(), extra).unwrap_or_else(|e| panic!("{id}: {e}"));
         }
     }
 

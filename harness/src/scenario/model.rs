@@ -63,6 +63,10 @@ pub struct Step {
     /// Shell on the guest.
     #[serde(default)]
     pub run: String,
+    /// Or a shell script shipped beside the scenario (a path relative to
+    /// its file), read at load time: what several scenarios share.
+    #[serde(default)]
+    pub script: Option<PathBuf>,
     /// Or a check from the runner's side.
     #[serde(default)]
     pub runner: Option<RunnerCheck>,
@@ -226,6 +230,21 @@ pub fn load_file(path: &Path) -> Result<Scenario, ScenarioError> {
                 path: locate(path, &text, &["fix_skips", g]),
                 control: g.clone(),
             });
+        }
+    }
+    for step in s.prepare.iter_mut().chain(s.verify.iter_mut()) {
+        if let Some(rel) = &step.script {
+            let at = locate(path, &text, &["script:", &rel.to_string_lossy()]);
+            if !step.run.trim().is_empty() {
+                return Err(ScenarioError::Parse(format!(
+                    "{at}: step `{}` has both `run` and `script`",
+                    step.label()
+                )));
+            }
+            let file = path.parent().unwrap_or(Path::new(".")).join(rel);
+            step.run = std::fs::read_to_string(&file).map_err(|e| {
+                ScenarioError::Parse(format!("{at}: script {}: {e}", file.display()))
+            })?;
         }
     }
     for step in s.prepare.iter().chain(&s.verify) {
