@@ -614,6 +614,7 @@ pub fn plan(
         }
         // Take these options off the command line, with those of the fixes
         // planned before this one.
+        let (_, removed_before) = argv_without(&facts.dockerd.argv, flags_off);
         for k in patch.keys() {
             let f = flag_for_key(k);
             if !flags_off.contains(&f) {
@@ -627,10 +628,17 @@ pub fn plan(
                 .map(|w| systemd_word(w))
                 .collect::<Vec<_>>()
                 .join(" ");
-            change.notes.push(format!(
-                "taking {} off dockerd's command line ({EXEC_DROPIN}): the option now lives in daemon.json only",
-                removed.join(" ")
-            ));
+            let newly: Vec<&String> = removed
+                .iter()
+                .filter(|r| !removed_before.contains(r))
+                .collect();
+            if !newly.is_empty() {
+                change.notes.push(format!(
+                    "taking {} off dockerd's command line ({EXEC_DROPIN}): the option now lives in {} only",
+                    newly.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" "),
+                    facts.daemon_json_path
+                ));
+            }
             change.edits.push(FileEdit {
                 path: EXEC_DROPIN.into(),
                 content: Some(format!(
