@@ -24,7 +24,26 @@ pub enum Part {
     Reset,
     Reboot,
     Audit,
+    /// A whole-host `shipshape fix` on a dirty VM, against one control at a
+    /// time on the same dirty state.
+    Fix,
     Suite,
+}
+
+/// The dirty host of the converge-dirty scenarios: daemon settings wrong in
+/// four places, no auditd, a user in the docker group, loose modes.
+const DIRTY_HOST: &str = include_str!("../../scenarios/lib/dirty-host.sh");
+
+/// One whole-host fix, or one control at a time, on a dirty VM.
+#[derive(Debug, Clone, Serialize)]
+pub struct FixRun {
+    /// The audit and the fix, as `shipshape fix` does them.
+    pub wall_s: f64,
+    /// dockerd (re)starts, counted from systemd's journal.
+    pub restarts: u32,
+    pub fixed: usize,
+    pub skipped: usize,
+    pub failed: usize,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -43,6 +62,11 @@ pub struct Figures {
     pub audit_median_s: Option<f64>,
     pub audit_runs: Vec<f64>,
     pub audit_round_trips: Option<u32>,
+    pub fix_whole_host: Vec<FixRun>,
+    pub fix_whole_host_median_s: Option<f64>,
+    /// The daemon settings of the same dirty host, `shipshape fix --control
+    /// X` one after another (what a whole-host fix cost before one plan).
+    pub fix_one_at_a_time: Option<FixRun>,
     pub suite_s: Option<f64>,
     pub scenarios: Vec<(String, f64, bool)>,
 }
@@ -79,16 +103,26 @@ pub async fn run(
         image::ensure(home, platform, &Progress::hidden()).await?;
         f.image_warm_s = Some(secs(t.elapsed()));
     }
-    let needs_vm = [Part::Boot, Part::Reset, Part::Reboot, Part::Audit]
-        .into_iter()
-        .any(want);
+    let needs_vm = [
+        Part::Boot,
+        Part::Reset,
+        Part::Reboot,
+        Part::Audit,
+        Part::Fix,
+    ]
+    .into_iter()
+    .any(want);
     if needs_vm {
         progress.stage("booting");
         let t = Instant::now();
         let mut opts = BootOptions::new(format!("bench-{}-{}", platform, std::process::id()));
-        opts.warm = false;
+        // A cold boot is what this figure measures; the fix figures reset
+        // to the snapshot between runs anyway.
+        opts.warm = !want(Part::Boot);
         let mut vm = QemuVm::boot(home, &image, opts).await?;
-        f.boot_to_ssh_s = Some(secs(t.elapsed()));
+        if want(Part::Boot) {
+            f.boot_to_ssh_s = Some(secs(t.elapsed()));
+        }
         f.accel = format!("{:?}", vm.record.accel).to_lowercase();
         if want(Part::Audit) {
             progress.stage("audit");
@@ -103,6 +137,22 @@ pub async fn run(
                 f.audit_round_trips = Some(r.round_trips);
             }
             f.audit_median_s = median(&f.audit_runs);
+        }
+        if want(Part::Fix) {
+            progress.stage("fix");
+            for _ in 0..runs {
+                vm.reset().await?;
+                f.fix_whole_host.push(fix_run(&mut vm, true).await?);
+            }
+            f.fix_whole_host_median_s = median(
+                &f.fix_whole_host
+                    .iter()
+                    .map(|r| r.wall_s)
+                    .collect::<Vec<_>>(),
+            );
+            vm.reset().await?;
+            f.fix_one_at_a_time = Some(fix_run(&mut vm, false).await?);
+            vm.reset().await?;
         }
         if want(Part::Reset) {
             progress.stage("reset");
@@ -148,6 +198,87 @@ pub async fn run(
     Ok(f)
 }
 
+/// Makes the VM dirty, then fixes it whole (one `shipshape fix`) or one
+/// daemon setting at a time (an audit and a fix per control, as ten
+/// `shipshape fix --control X` would).
+async fn fix_run(vm: &mut QemuVm, whole: bool) -> anyhow::Result<FixRun> {
+    let ctx = vm.fix_context();
+    let s = vm.ssh().await?;
+    let out = s.exec_timeout(DIRTY_HOST, Duration::from_secs(300)).await?;
+    anyhow::ensure!(out.status == 0, "preparing the dirty host: {}", out.stderr);
+    let conn = Conn::Ssh(s);
+    let policy = Policy::default();
+    let mut run = FixRun {
+        wall_s: 0.0,
+        restarts: 0,
+        fixed: 0,
+        skipped: 0,
+        failed: 0,
+    };
+    let t = Instant::now();
+    let first = audit::run(&conn, &policy).await?;
+    let batches: Vec<Vec<String>> = if whole {
+        vec![Vec::new()]
+    } else {
+        first
+            .findings
+            .iter()
+            .filter(|x| matches!(x.verdict, shipshape_checks::Verdict::Fail))
+            .filter(|x| DAEMON_SETTINGS.contains(&x.id))
+            .map(|x| vec![x.id.to_string()])
+            .collect()
+    };
+    let mut before = first;
+    for (i, ids) in batches.iter().enumerate() {
+        if i > 0 {
+            before = audit::run(&conn, &policy).await?;
+        }
+        let req = crate::fix::Request {
+            controls: ids,
+            dry_run: false,
+        };
+        let r = crate::fix::converge(
+            &conn,
+            &before.findings,
+            &before.facts,
+            &policy,
+            &ctx,
+            &req,
+            |_, _| {},
+        )
+        .await?;
+        run.restarts += r.restarts.unwrap_or(0);
+        for c in &r.controls {
+            match c.outcome {
+                crate::fix::ControlOutcome::Fixed => run.fixed += 1,
+                crate::fix::ControlOutcome::Skipped { .. } => run.skipped += 1,
+                crate::fix::ControlOutcome::Failed { .. } => run.failed += 1,
+                crate::fix::ControlOutcome::AlreadyCompliant => {}
+            }
+        }
+    }
+    run.wall_s = secs(t.elapsed());
+    Ok(run)
+}
+
+/// The daemon settings a whole-host fix merges into one change.
+const DAEMON_SETTINGS: &[&str] = &[
+    "icc",
+    "tls-auth",
+    "default-ulimits",
+    "userns-remap",
+    "log-config",
+    "no-new-privileges",
+    "live-restore",
+    "userland-proxy",
+    "insecure-registries",
+    "no-experimental",
+    "log-level",
+    "iptables",
+    "cgroup-parent",
+    "seccomp-profile",
+];
+
 pub fn render(f: &Figures) -> String {
     let mut s = format!("platform {} (accel {})\n", f.platform, f.accel);
     let mut line = |name: &str, v: Option<f64>, extra: String| {
@@ -177,6 +308,24 @@ pub fn render(f: &Figures) -> String {
             f.audit_round_trips.unwrap_or(0)
         ),
     );
+    let runs = |v: &[FixRun]| {
+        v.iter()
+            .map(|r| format!("{:.2} s/{} restart(s)", r.wall_s, r.restarts))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    line(
+        "fix, whole host (median)",
+        f.fix_whole_host_median_s,
+        format!("  runs [{}]", runs(&f.fix_whole_host)),
+    );
+    if let Some(r) = &f.fix_one_at_a_time {
+        line(
+            "fix, one at a time",
+            Some(r.wall_s),
+            format!("  {} restart(s), {} controls fixed", r.restarts, r.fixed),
+        );
+    }
     line("full suite", f.suite_s, String::new());
     for (name, t, ok) in &f.scenarios {
         s.push_str(&format!(

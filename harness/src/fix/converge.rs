@@ -787,10 +787,13 @@ fn reloadable(
     ) else {
         return false;
     };
+    // On SIGHUP dockerd applies the keys the file sets, and keeps its value
+    // for a key the file no longer has: a removed key needs a restart (seen
+    // with insecure-registries on 20.10: removed, still insecure).
     old.keys()
         .chain(new.keys())
         .filter(|k| old.get(*k) != new.get(*k))
-        .all(|k| RELOADABLE.contains(&k.as_str()))
+        .all(|k| RELOADABLE.contains(&k.as_str()) && new.contains_key(k))
 }
 
 #[cfg(test)]
@@ -836,6 +839,17 @@ mod tests {
             mode: 0o644,
         });
         assert!(!reloadable(&with_dropin, p, &cur));
+        // A removed key keeps its old value on SIGHUP.
+        cur.insert(
+            p.to_string(),
+            Some("{\"icc\": false, \"insecure-registries\": [\"r:5000\"]}".to_string()),
+        );
+        assert!(!reloadable(&dj("{\"icc\": false}"), p, &cur));
+        assert!(reloadable(
+            &dj("{\"icc\": false, \"insecure-registries\": []}"),
+            p,
+            &cur
+        ));
     }
 
     #[test]

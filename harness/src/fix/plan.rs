@@ -1007,7 +1007,8 @@ mod tests {
         let facts: Facts = serde_json::from_value(json!({})).unwrap_or_default();
         for (id, _) in TEMPLATES {
             let extra = (*id == "tls-auth").then(|| ("tls", json!({"hosts_json": "[]", "ca_json": "\"x\"", "cert_json": "\"x\"", "key_json": "\"x\"", "names": "n", "client_dir": "/d"})));
-            render(id, &facts, &Policy::default(), &BTreeMap::new(), extra).unwrap_or_else(|e| panic!("{id}: {e}"));
+            render(id, &facts, &Policy::default(), &BTreeMap::new(), extra)
+                .unwrap_or_else(|e| panic!("{id}: {e}"));
         }
     }
 
