@@ -36,6 +36,12 @@ pub use verdict::{Finding, Verdict};
 pub const PROBE_SH: &str = include_str!("probe.sh");
 
 pub use controls::perms::PermTarget;
+pub use controls::Fix;
+
+/// How control `id` is fixed; `None` for an unknown id.
+pub fn fix_of(id: &str) -> Option<Fix> {
+    controls::def(id).map(|d| d.fix)
+}
 
 /// What section 3 control `id` wants of each path it judges on this host
 /// (owner, group, the mode mask): what its fix sets.
@@ -68,6 +74,13 @@ pub fn audit(facts: &Facts, policy: &Policy) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_registry_and_the_catalogue_hold_the_same_controls_in_order() {
+        let registry: Vec<&str> = controls::CONTROLS.iter().map(|d| d.id).collect();
+        let catalogue: Vec<&str> = catalogue().iter().map(|c| c.id).collect();
+        assert_eq!(registry, catalogue);
+    }
 
     #[test]
     fn every_control_has_verdict_logic() {

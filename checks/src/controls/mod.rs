@@ -190,33 +190,100 @@ pub(crate) fn bool_option(
     decide(ctx, evidence, &r.problems, failures)
 }
 
+/// How a control is fixed. Every control's fix is named here, beside its
+/// verdict function, in [`CONTROLS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fix {
+    /// No automatic fix: the remediation is manual.
+    None,
+    /// A handlebars template (rendered strict, without escaping) that gives
+    /// the harness's planner a small JSON spec: a daemon.json merge patch,
+    /// files, commands. Controls that share a fix share its `name`.
+    Template {
+        name: &'static str,
+        text: &'static str,
+    },
+    /// Owners and modes (section 3): what [`crate::perm_targets`] says.
+    Owners,
+}
+
+macro_rules! template {
+    ($name:literal) => {
+        Fix::Template {
+            name: $name,
+            text: include_str!(concat!("../fixes/", $name, ".json.hbs")),
+        }
+    };
+}
+
+/// One control: its id (its metadata is the catalogue entry of that id),
+/// its verdict function and its fix.
+pub(crate) struct Def {
+    pub id: &'static str,
+    pub verdict: fn(&str, &Ctx) -> Option<Outcome>,
+    pub fix: Fix,
+}
+
+/// Every control, in catalogue order (a test holds the two together).
+#[rustfmt::skip]
+pub(crate) const CONTROLS: &[Def] = &[
+    Def { id: "docker-root-mount", verdict: |_, c| Some(host::docker_root_mount(c)), fix: template!("docker-root-mount") },
+    Def { id: "docker-group", verdict: |_, c| Some(host::docker_group(c)), fix: template!("docker-group") },
+    Def { id: "audit-dockerd", verdict: auditd::audit_rule, fix: template!("auditd-rules") },
+    Def { id: "audit-run-containerd", verdict: auditd::audit_rule, fix: template!("auditd-rules") },
+    Def { id: "audit-var-lib-docker", verdict: auditd::audit_rule, fix: template!("auditd-rules") },
+    Def { id: "audit-etc-docker", verdict: auditd::audit_rule, fix: template!("auditd-rules") },
+    Def { id: "audit-docker-service", verdict: auditd::audit_rule, fix: template!("auditd-rules") },
+    Def { id: "audit-containerd-sock", verdict: auditd::audit_rule, fix: template!("auditd-rules") },
+    Def { id: "audit-docker-socket", verdict: auditd::audit_rule, fix: template!("auditd-rules") },
+    Def { id: "audit-etc-default-docker", verdict: auditd::audit_rule, fix: template!("auditd-rules") },
+    Def { id: "audit-daemon-json", verdict: auditd::audit_rule, fix: template!("auditd-rules") },
+    Def { id: "audit-containerd-config", verdict: auditd::audit_rule, fix: template!("auditd-rules") },
+    Def { id: "audit-etc-sysconfig-docker", verdict: auditd::audit_rule, fix: template!("auditd-rules") },
+    Def { id: "audit-containerd", verdict: auditd::audit_rule, fix: template!("auditd-rules") },
+    Def { id: "audit-containerd-shim", verdict: auditd::audit_rule, fix: template!("auditd-rules") },
+    Def { id: "audit-containerd-shim-runc-v1", verdict: auditd::audit_rule, fix: template!("auditd-rules") },
+    Def { id: "audit-containerd-shim-runc-v2", verdict: auditd::audit_rule, fix: template!("auditd-rules") },
+    Def { id: "audit-runc", verdict: auditd::audit_rule, fix: template!("auditd-rules") },
+    Def { id: "host-hardening", verdict: |_, c| Some(host::host_hardening(c)), fix: Fix::None },
+    Def { id: "docker-version", verdict: |_, c| Some(host::docker_version(c)), fix: template!("docker-version") },
+    Def { id: "icc", verdict: |_, c| Some(daemon::icc(c)), fix: template!("icc") },
+    Def { id: "log-level", verdict: |_, c| Some(daemon::log_level(c)), fix: template!("log-level") },
+    Def { id: "iptables", verdict: |_, c| Some(daemon::iptables(c)), fix: template!("iptables") },
+    Def { id: "insecure-registries", verdict: |_, c| Some(daemon::insecure_registries(c)), fix: template!("insecure-registries") },
+    Def { id: "no-aufs", verdict: |_, c| Some(daemon::no_aufs(c)), fix: Fix::None },
+    Def { id: "tls-auth", verdict: |_, c| Some(daemon::tls_auth(c)), fix: template!("tls-auth") },
+    Def { id: "default-ulimits", verdict: |_, c| Some(daemon::default_ulimits(c)), fix: template!("default-ulimits") },
+    Def { id: "userns-remap", verdict: |_, c| Some(daemon::userns_remap(c)), fix: template!("userns-remap") },
+    Def { id: "cgroup-parent", verdict: |_, c| Some(daemon::cgroup_parent(c)), fix: template!("cgroup-parent") },
+    Def { id: "dm-basesize", verdict: |_, c| Some(daemon::dm_basesize(c)), fix: template!("dm-basesize") },
+    Def { id: "authz-plugin", verdict: |_, c| Some(daemon::authz_plugin(c)), fix: Fix::None },
+    Def { id: "log-config", verdict: |_, c| Some(daemon::log_config(c)), fix: template!("log-config") },
+    Def { id: "no-new-privileges", verdict: |_, c| Some(daemon::no_new_privileges(c)), fix: template!("no-new-privileges") },
+    Def { id: "live-restore", verdict: |_, c| Some(daemon::live_restore(c)), fix: template!("live-restore") },
+    Def { id: "userland-proxy", verdict: |_, c| Some(daemon::userland_proxy(c)), fix: template!("userland-proxy") },
+    Def { id: "seccomp-profile", verdict: |_, c| Some(daemon::seccomp_profile(c)), fix: template!("seccomp-profile") },
+    Def { id: "no-experimental", verdict: |_, c| Some(daemon::no_experimental(c)), fix: template!("no-experimental") },
+    Def { id: "legacy-registry", verdict: |_, c| Some(daemon::legacy_registry(c)), fix: Fix::None },
+    Def { id: "perm-docker-service", verdict: perms::permissions, fix: Fix::Owners },
+    Def { id: "perm-docker-socket-unit", verdict: perms::permissions, fix: Fix::Owners },
+    Def { id: "perm-etc-docker", verdict: perms::permissions, fix: Fix::Owners },
+    Def { id: "perm-registry-certs", verdict: perms::permissions, fix: Fix::Owners },
+    Def { id: "perm-tls-ca", verdict: perms::permissions, fix: Fix::Owners },
+    Def { id: "perm-tls-cert", verdict: perms::permissions, fix: Fix::Owners },
+    Def { id: "perm-tls-key", verdict: perms::permissions, fix: Fix::Owners },
+    Def { id: "perm-docker-sock", verdict: perms::permissions, fix: Fix::Owners },
+    Def { id: "perm-daemon-json", verdict: perms::permissions, fix: Fix::Owners },
+    Def { id: "perm-etc-default-docker", verdict: perms::permissions, fix: Fix::Owners },
+    Def { id: "perm-etc-sysconfig-docker", verdict: perms::permissions, fix: Fix::Owners },
+    Def { id: "perm-containerd-sock", verdict: perms::permissions, fix: Fix::Owners },
+];
+
+pub(crate) fn def(id: &str) -> Option<&'static Def> {
+    CONTROLS.iter().find(|d| d.id == id)
+}
+
 /// Runs the verdict function of control `id`.
 pub(crate) fn run(id: &str, ctx: &Ctx) -> Option<Outcome> {
-    Some(match id {
-        "docker-root-mount" => host::docker_root_mount(ctx),
-        "docker-group" => host::docker_group(ctx),
-        "host-hardening" => host::host_hardening(ctx),
-        "docker-version" => host::docker_version(ctx),
-        "icc" => daemon::icc(ctx),
-        "log-level" => daemon::log_level(ctx),
-        "iptables" => daemon::iptables(ctx),
-        "insecure-registries" => daemon::insecure_registries(ctx),
-        "no-aufs" => daemon::no_aufs(ctx),
-        "tls-auth" => daemon::tls_auth(ctx),
-        "default-ulimits" => daemon::default_ulimits(ctx),
-        "userns-remap" => daemon::userns_remap(ctx),
-        "cgroup-parent" => daemon::cgroup_parent(ctx),
-        "dm-basesize" => daemon::dm_basesize(ctx),
-        "authz-plugin" => daemon::authz_plugin(ctx),
-        "log-config" => daemon::log_config(ctx),
-        "no-new-privileges" => daemon::no_new_privileges(ctx),
-        "live-restore" => daemon::live_restore(ctx),
-        "userland-proxy" => daemon::userland_proxy(ctx),
-        "seccomp-profile" => daemon::seccomp_profile(ctx),
-        "no-experimental" => daemon::no_experimental(ctx),
-        "legacy-registry" => daemon::legacy_registry(ctx),
-        id if id.starts_with("audit-") => auditd::audit_rule(id, ctx)?,
-        id if id.starts_with("perm-") => perms::permissions(id, ctx)?,
-        _ => return None,
-    })
+    (def(id)?.verdict)(id, ctx)
 }

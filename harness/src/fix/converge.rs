@@ -217,13 +217,21 @@ enum Stage {
 }
 
 fn stage_of(id: &str) -> Stage {
-    match id {
-        "docker-version" => Stage::Upgrade,
-        "docker-group" => Stage::Group,
-        id if id.starts_with("audit-") => Stage::AuditRules,
-        id if id.starts_with("perm-") => Stage::Perms,
-        _ => Stage::Daemon,
+    match shipshape_checks::fix_of(id) {
+        Some(shipshape_checks::Fix::Owners) => Stage::Perms,
+        _ => match plan::template_name(id) {
+            Some("docker-version") => Stage::Upgrade,
+            Some("docker-group") => Stage::Group,
+            Some("auditd-rules") => Stage::AuditRules,
+            _ => Stage::Daemon,
+        },
     }
+}
+
+/// The controls of `id`'s stage share one fix (the audit-* controls' rule
+/// file): the first carries it, the others ride along.
+fn shares_fix(a: &str, b: &str) -> bool {
+    plan::template_name(a).is_some() && plan::template_name(a) == plan::template_name(b)
 }
 
 /// Why `id` cannot be attempted on this host under `policy`, if it cannot.
@@ -240,7 +248,10 @@ fn skip_reason(id: &str, facts: &Facts, policy: &Policy) -> Option<(SkipKind, St
             "the policy does not allow upgrading Docker (the seed warns of kubeadm compatibility): set `allow_docker_upgrade: true` or upgrade by hand".into(),
         ));
     }
-    if id.starts_with("audit-") && !facts.audit.auditctl_available && !policy.install_packages {
+    if stage_of(id) == Stage::AuditRules
+        && !facts.audit.auditctl_available
+        && !policy.install_packages
+    {
         return Some((
             SkipKind::Prerequisite,
             "auditd is not installed (no auditctl): set `install_packages: true` in the policy to let the fix install it, or install auditd".into(),
@@ -387,7 +398,7 @@ pub async fn converge(
         if planned.tls.is_some() {
             tls = planned.tls.take();
         }
-        if id.starts_with("audit-") && !facts.audit.auditctl_available {
+        if stage_of(id) == Stage::AuditRules && !facts.audit.auditctl_available {
             let rules = planned.change.after_write.take().unwrap_or_default();
             planned.change.after_write = Some(format!("{INSTALL_AUDITD}\n{rules}"));
             planned.change.notes.push(
@@ -429,13 +440,12 @@ pub async fn converge(
             }
             let command_only =
                 matches!(id.as_str(), "docker-group" | "docker-version") && c.after_write.is_some();
-            let audit_install = id.starts_with("audit-") && !facts.audit.auditctl_available;
+            let audit_install =
+                stage_of(&id) == Stage::AuditRules && !facts.audit.auditctl_available;
             let failing = matches!(verdict(&id), Some(Verdict::Fail));
             // Every audit-* control shares one rule file: the first one
             // carries it, the others ride along with its outcome.
-            let rides_along = id.starts_with("audit-")
-                && failing
-                && changing.iter().any(|(i, _)| i.starts_with("audit-"));
+            let rides_along = failing && changing.iter().any(|(i, _)| shares_fix(i, &id));
             if rides_along {
                 changing.push((
                     id,

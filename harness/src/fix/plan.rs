@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use handlebars::Handlebars;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
-use shipshape_checks::{Facts, Policy};
+use shipshape_checks::{Facts, Fix, Policy};
 
 use super::apply::{AttrEdit, Change, DaemonAction, FileEdit};
 
@@ -48,91 +48,23 @@ pub enum PlanError {
     BrokenDaemonJson { path: String, reason: String },
 }
 
-/// The fix templates, one per fixable control.
-const TEMPLATES: &[(&str, &str)] = &[
-    (
-        "live-restore",
-        include_str!("templates/live-restore.json.hbs"),
-    ),
-    (
-        "userland-proxy",
-        include_str!("templates/userland-proxy.json.hbs"),
-    ),
-    (
-        "no-new-privileges",
-        include_str!("templates/no-new-privileges.json.hbs"),
-    ),
-    (
-        "default-ulimits",
-        include_str!("templates/default-ulimits.json.hbs"),
-    ),
-    ("log-config", include_str!("templates/log-config.json.hbs")),
-    (
-        "no-experimental",
-        include_str!("templates/no-experimental.json.hbs"),
-    ),
-    (
-        "insecure-registries",
-        include_str!("templates/insecure-registries.json.hbs"),
-    ),
-    (
-        "cgroup-parent",
-        include_str!("templates/cgroup-parent.json.hbs"),
-    ),
-    (
-        "seccomp-profile",
-        include_str!("templates/seccomp-profile.json.hbs"),
-    ),
-    ("icc", include_str!("templates/icc.json.hbs")),
-    (
-        "dm-basesize",
-        include_str!("templates/dm-basesize.json.hbs"),
-    ),
-    ("log-level", include_str!("templates/log-level.json.hbs")),
-    ("iptables", include_str!("templates/iptables.json.hbs")),
-    (
-        "userns-remap",
-        include_str!("templates/userns-remap.json.hbs"),
-    ),
-    (
-        "docker-group",
-        include_str!("templates/docker-group.json.hbs"),
-    ),
-    (
-        "docker-root-mount",
-        include_str!("templates/docker-root-mount.json.hbs"),
-    ),
-    (
-        "docker-version",
-        include_str!("templates/docker-version.json.hbs"),
-    ),
-    ("tls-auth", include_str!("templates/tls-auth.json.hbs")),
-    (
-        "auditd-rules",
-        include_str!("templates/auditd-rules.json.hbs"),
-    ),
-];
-
-/// Every `audit-*` control shares one fix: the whole rule file.
-fn template_id(control: &str) -> &str {
-    if control.starts_with("audit-") {
-        "auditd-rules"
-    } else {
-        control
-    }
+/// Whether shipshape can fix `control`: the checks crate names each
+/// control's fix beside its verdict. `shipshape controls` derives its FIX
+/// column from this.
+pub fn has_fix(control: &str) -> bool {
+    matches!(
+        shipshape_checks::fix_of(control),
+        Some(Fix::Template { .. } | Fix::Owners)
+    )
 }
 
-/// Whether shipshape can fix `control`: a template, or (section 3) an
-/// owner and mode change. `shipshape controls` derives its FIX column from this.
-pub fn has_fix(control: &str) -> bool {
-    if shipshape_checks::find_control(control).is_none() {
-        return false;
+/// The name of `control`'s fix template, shared by controls with one fix
+/// (every audit-* control: the one rule file).
+pub fn template_name(control: &str) -> Option<&'static str> {
+    match shipshape_checks::fix_of(control)? {
+        Fix::Template { name, .. } => Some(name),
+        _ => None,
     }
-    if control.starts_with("perm-") {
-        return true;
-    }
-    let id = template_id(control);
-    TEMPLATES.iter().any(|(t, _)| *t == id)
 }
 
 /// What a template renders to.
@@ -413,12 +345,10 @@ fn render(
     current: &BTreeMap<String, Option<String>>,
     extra: Option<(&str, Value)>,
 ) -> Result<Spec, PlanError> {
-    let control = template_id(control);
-    let tpl = TEMPLATES
-        .iter()
-        .find(|(id, _)| *id == control)
-        .map(|(_, t)| *t)
-        .ok_or_else(|| PlanError::NoFix(control.to_string()))?;
+    let tpl = match shipshape_checks::fix_of(control) {
+        Some(Fix::Template { text, .. }) => text,
+        _ => return Err(PlanError::NoFix(control.to_string())),
+    };
     let mut hb = Handlebars::new();
     hb.register_escape_fn(handlebars::no_escape);
     hb.set_strict_mode(true);
@@ -503,7 +433,7 @@ pub fn plan(
     ctx: &FixContext,
     flags_off: &mut Vec<String>,
 ) -> Result<Planned, PlanError> {
-    if control.starts_with("perm-") {
+    if shipshape_checks::fix_of(control) == Some(Fix::Owners) {
         return Ok(Planned {
             change: perm_change(control, facts, policy),
             tls: None,
@@ -1005,8 +935,11 @@ mod tests {
     #[test]
     fn every_template_renders_with_default_policy() {
         let facts: Facts = serde_json::from_value(json!({})).unwrap_or_default();
-        for (id, _) in TEMPLATES {
-            let extra = (*id == "tls-auth").then(|| ("tls", json!({"hosts_json": "[]", "ca_json": "\"x\"", "cert_json": "\"x\"", "key_json": "\"x\"", "names": "n", "client_dir": "/d"})));
+        for id in shipshape_checks::catalogue().iter().map(|c| c.id) {
+            if template_name(id).is_none() {
+                continue;
+            }
+            let extra = (id == "tls-auth").then(|| ("tls", json!({"hosts_json": "[]", "ca_json": "\"x\"", "cert_json": "\"x\"", "key_json": "\"x\"", "names": "n", "client_dir": "/d"})));
             render(id, &facts, &Policy::default(), &BTreeMap::new(), extra)
                 .unwrap_or_else(|e| panic!("{id}: {e}"));
         }
