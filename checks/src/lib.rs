@@ -50,6 +50,15 @@ pub fn perm_targets(id: &str, facts: &Facts, policy: &Policy) -> Vec<PermTarget>
     controls::perms::targets(id, &ctx)
 }
 
+/// Docker's data root on this host, as the controls judge it: the daemon's
+/// `DockerRootDir`, else the configured `data-root`, else the default; and
+/// the folder that must be a mount (its parent under userns-remap).
+pub fn data_root(facts: &Facts, policy: &Policy) -> (String, String) {
+    let ctx = controls::Ctx::new(facts, policy);
+    let d = ctx.data_root();
+    (d.root, d.base)
+}
+
 /// Audits every control of the catalogue, in catalogue order.
 pub fn audit(facts: &Facts, policy: &Policy) -> Vec<Finding> {
     let ctx = controls::Ctx::new(facts, policy);

@@ -19,6 +19,11 @@ pub fn join<S: AsRef<str>>(argv: &[S]) -> String {
         .join(" ")
 }
 
+/// Waits until systemd has finished starting up. `is-system-running --wait`
+/// needs systemd 240 or later; on older ones (CentOS 7 has 219) it fails at
+/// once, so the state is polled until it is no longer starting.
+pub const WAIT_FOR_BOOT: &str = "systemctl is-system-running --wait >/dev/null 2>&1 || { i=0; while [ $i -lt 300 ]; do case $(systemctl is-system-running 2>/dev/null) in initializing|starting) sleep 1 ;; *) break ;; esac; i=$((i+1)); done; }";
+
 #[cfg(test)]
 mod tests {
     use super::*;

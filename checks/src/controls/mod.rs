@@ -87,11 +87,17 @@ impl<'a> Ctx<'a> {
         } else {
             root.clone()
         };
-        DataRoot { base, evidence }
+        DataRoot {
+            root,
+            base,
+            evidence,
+        }
     }
 }
 
 pub(crate) struct DataRoot {
+    /// What dockerd works in (the remapped root under userns-remap).
+    pub root: String,
     /// The directory that holds it all (the parent under userns-remap).
     pub base: String,
     pub evidence: Vec<String>,

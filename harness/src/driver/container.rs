@@ -163,6 +163,8 @@ pub fn cannot(need: Need, privileges: &Privileges) -> Option<String> {
             ))
         }
         Need::RaiseLimits => None,
+        // Asked of the machine itself when the scenario starts.
+        Need::Apt | Need::Dnf | Need::Yum => None,
     }
 }
 
@@ -479,7 +481,7 @@ impl ContainerVm {
         let left = (started + timeout).saturating_duration_since(Instant::now());
         // `degraded` still means the boot finished.
         session
-            .exec_timeout("systemctl is-system-running --wait || true", left)
+            .exec_timeout(crate::shell::WAIT_FOR_BOOT, left)
             .await
             .map_err(Box::new)?;
         let out = session

@@ -541,7 +541,7 @@ impl QemuVm {
         // `degraded` still means the boot finished; the failed units are
         // reported by the audit, not here.
         let out = session
-            .exec_timeout("systemctl is-system-running --wait || true", left)
+            .exec_timeout(crate::shell::WAIT_FOR_BOOT, left)
             .await
             .map_err(|source| DriverError::SshDuring {
                 what: format!("{what} (waiting for systemd)"),

@@ -127,9 +127,7 @@ impl crate::driver::Machine for SshHost {
                                 .saturating_duration_since(Instant::now())
                                 .max(Duration::from_secs(5));
                             // `degraded` still means the boot finished.
-                            let _ = s
-                                .exec_timeout("systemctl is-system-running --wait || true", left)
-                                .await;
+                            let _ = s.exec_timeout(crate::shell::WAIT_FOR_BOOT, left).await;
                             self.ssh = Some(s);
                             return Ok(started.elapsed());
                         }

@@ -499,7 +499,7 @@ impl VagrantVm {
                 .map_err(Box::new)?;
         // `degraded` still means the boot finished.
         session
-            .exec_timeout("systemctl is-system-running --wait || true", boot_timeout)
+            .exec_timeout(crate::shell::WAIT_FOR_BOOT, boot_timeout)
             .await
             .map_err(Box::new)?;
         vm.host = Some(SshHost::with_session(target, session, data_disk)?);

@@ -140,25 +140,10 @@ fn template_context(
                 .collect()
         })
         .unwrap_or_default();
-    let docker_root = facts
-        .api
-        .info
-        .as_ref()
-        .and_then(|i| i.get("DockerRootDir"))
-        .and_then(Value::as_str)
-        .unwrap_or("/var/lib/docker")
-        .to_string();
-    // Docker's own root: under userns-remap DockerRootDir is a subfolder
-    // (`/var/lib/docker/100000.100000`), and the mount belongs on its parent.
-    let root_base = match docker_root.rsplit_once('/') {
-        Some((parent, last))
-            if last.split('.').count() == 2
-                && last.split('.').all(|p| p.parse::<u32>().is_ok()) =>
-        {
-            parent.to_string()
-        }
-        _ => docker_root.clone(),
-    };
+    // Docker's data root as the audit judges it: the daemon's answer, else
+    // the configured data-root, else the default; under userns-remap the
+    // parent of the remapped `<root>/<uid>.<gid>`, which is what is mounted.
+    let (docker_root, root_base) = shipshape_checks::data_root(facts, policy);
     let audit_paths = audit_paths(facts, &root_base, current);
     // dm-basesize: every other storage option stays (from daemon.json or
     // the command line, which the fix takes it off); none left: no key.

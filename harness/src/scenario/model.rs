@@ -41,6 +41,23 @@ pub enum Need {
     /// kernel's per-namespace counts such as `user.max_user_namespaces`
     /// (both need CAP_SYS_RESOURCE where the kernel is shared).
     RaiseLimits,
+    /// A package manager: whichever driver, the machine is asked at run
+    /// time (`command -v`), and a machine without it skips the scenario.
+    Apt,
+    Dnf,
+    Yum,
+}
+
+impl Need {
+    /// The program a package-manager need looks for on the machine.
+    pub fn program(self) -> Option<&'static str> {
+        match self {
+            Need::Apt => Some("apt-get"),
+            Need::Dnf => Some("dnf"),
+            Need::Yum => Some("yum"),
+            _ => None,
+        }
+    }
 }
 
 /// A check run from the runner's side, not on the guest.

@@ -437,6 +437,9 @@ pub async fn run_scenario(vm: &mut impl Machine, sc: &Scenario, policy: &Policy)
         steps: Vec::new(),
         broken: false,
     };
+    if let Some(why) = missing_program(vm, sc).await {
+        return ScenarioResult::skip(sc, why);
+    }
     let mut failure = match effective_policy(sc, policy) {
         Ok(p) => run_inner(vm, sc, &p, &mut rec).await.err(),
         Err(e) => Some(e),
@@ -473,6 +476,28 @@ pub async fn run_scenario(vm: &mut impl Machine, sc: &Scenario, policy: &Policy)
         broken: rec.broken,
         skipped: None,
     }
+}
+
+/// A package manager the scenario needs and the machine lacks, as the
+/// reason to skip it (a CentOS host has no apt-get, a Debian one no dnf).
+async fn missing_program(vm: &mut impl Machine, sc: &Scenario) -> Option<String> {
+    let programs: Vec<&str> = sc.all_needs().iter().filter_map(|n| n.program()).collect();
+    if programs.is_empty() {
+        return None;
+    }
+    let session = vm.ssh().await.ok()?;
+    for p in programs {
+        let out = session
+            .exec_timeout(&format!("command -v {p}"), Duration::from_secs(30))
+            .await
+            .ok()?;
+        if out.status != 0 {
+            return Some(format!(
+                "needs {p}, and this machine has none (its package manager is another)"
+            ));
+        }
+    }
+    None
 }
 
 /// The run's policy with the scenario's own values on top.
