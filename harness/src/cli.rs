@@ -353,13 +353,13 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Image(ImageCmd::List) => {
             println!(
-                "{:<10} {:<14} {:<22} {:>8}  PATH",
+                "{:<16} {:<14} {:<22} {:>8}  PATH",
                 "PLATFORM", "RECIPE", "DOCKER", "BUILD"
             );
             for img in image::list(&home) {
                 let current = image::recipe::hash(img.platform) == img.meta.recipe_hash;
                 println!(
-                    "{:<10} {:<14} {:<22} {:>7.0}s  {}{}",
+                    "{:<16} {:<14} {:<22} {:>7.0}s  {}{}",
                     img.platform.name(),
                     img.meta.recipe_hash,
                     img.meta.docker_version,
@@ -367,6 +367,9 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                     img.dir.display(),
                     if current { "" } else { "  (stale recipe)" }
                 );
+                if !img.meta.packages.is_empty() {
+                    println!("{:<16} packages: {}", "", img.meta.packages.join(", "));
+                }
             }
         }
         Command::Vm(cmd) => return vm(&home, cmd).await,

@@ -5,27 +5,60 @@ use std::str::FromStr;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Platform {
+    /// bookworm, Debian's docker.io 20.10.24.
     #[serde(rename = "debian-12")]
     Debian12,
+    /// trixie, docker.io 26.1.5.
     #[serde(rename = "debian-13")]
     Debian13,
+    /// bullseye, docker.io 20.10.5, containerd 1.4, runc 1.0-rc93.
+    #[serde(rename = "debian-11")]
+    Debian11,
+    /// forky (Debian testing): docker.io 28.5, containerd 2.1. It moves with
+    /// testing: the image records the versions it got (`image list`).
+    #[serde(rename = "debian-14")]
+    Debian14,
+    /// debian-12 without curl: the probe and the health check fall back to
+    /// the docker CLI.
+    #[serde(rename = "debian-12-nocurl")]
+    Debian12NoCurl,
 }
 
 impl Platform {
-    pub const ALL: [Platform; 2] = [Platform::Debian12, Platform::Debian13];
+    pub const ALL: [Platform; 5] = [
+        Platform::Debian12,
+        Platform::Debian13,
+        Platform::Debian11,
+        Platform::Debian14,
+        Platform::Debian12NoCurl,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Platform::Debian12 => "debian-12",
             Platform::Debian13 => "debian-13",
+            Platform::Debian11 => "debian-11",
+            Platform::Debian14 => "debian-14",
+            Platform::Debian12NoCurl => "debian-12-nocurl",
         }
     }
 
     /// The Debian suite debootstrap installs.
     pub fn suite(self) -> &'static str {
         match self {
-            Platform::Debian12 => "bookworm",
+            Platform::Debian12 | Platform::Debian12NoCurl => "bookworm",
             Platform::Debian13 => "trixie",
+            Platform::Debian11 => "bullseye",
+            Platform::Debian14 => "forky",
+        }
+    }
+
+    /// debootstrap's script for the suite, where its own name has none
+    /// (debootstrap 1.0.128 knows no forky; testing bootstraps like sid).
+    pub fn debootstrap_script(self) -> Option<&'static str> {
+        match self {
+            Platform::Debian14 => Some("sid"),
+            _ => None,
         }
     }
 }
@@ -37,7 +70,7 @@ impl fmt::Display for Platform {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("unknown platform `{0}`; known platforms: debian-12, debian-13")]
+#[error("unknown platform `{0}`; known platforms: debian-12, debian-13, debian-11, debian-14, debian-12-nocurl")]
 pub struct UnknownPlatform(pub String);
 
 impl FromStr for Platform {

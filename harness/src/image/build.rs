@@ -249,8 +249,16 @@ pub async fn build(
         .arg(format!("--cache-dir={}", debs.display()))
         .arg(platform.suite())
         .arg(&rootfs);
-    if let Some(m) = &mirror {
-        cmd.arg(m);
+    match (&mirror, platform.debootstrap_script()) {
+        (Some(m), script) => {
+            cmd.arg(m);
+            cmd.args(script);
+        }
+        // A script needs the mirror before it: debootstrap's own default.
+        (None, Some(script)) => {
+            cmd.args(["http://deb.debian.org/debian", script]);
+        }
+        (None, None) => {}
     }
     run_step("debootstrap", &mut cmd, progress).await?;
 
@@ -331,6 +339,7 @@ pub async fn build(
         recipe_hash: hash.clone(),
         mirror,
         docker_version: String::new(),
+        packages: Vec::new(),
         kernel_version,
         host_key: host_key_text.clone(),
         build_seconds: 0.0,
@@ -371,6 +380,19 @@ pub async fn build(
             .unwrap_or_default()
             .trim()
             .to_string();
+        let pkgs = session
+            .exec_timeout(
+                "dpkg-query -W -f '${Package} ${Version}\\n' docker.io docker-cli docker-ce docker-ce-cli containerd containerd.io runc 2>/dev/null || true",
+                Duration::from_secs(60),
+            )
+            .await
+            .map_err(DriverError::from)?;
+        meta.packages = pkgs
+            .stdout
+            .lines()
+            .filter(|l| l.split_whitespace().count() == 2)
+            .map(String::from)
+            .collect();
         progress.stage(&format!("docker {}; powering off", meta.docker_version));
         vm.poweroff(Duration::from_secs(120)).await?;
     }

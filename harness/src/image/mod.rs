@@ -23,6 +23,11 @@ pub struct ImageMeta {
     pub recipe_hash: String,
     pub mirror: Option<String>,
     pub docker_version: String,
+    /// The engine's packages as installed, `name version`: a platform on
+    /// Debian testing (debian-14) gets what the suite has on the day of the
+    /// build, so the image says what it got.
+    #[serde(default)]
+    pub packages: Vec<String>,
     pub kernel_version: String,
     pub host_key: String,
     pub build_seconds: f64,

@@ -39,9 +39,12 @@ pub const PACKAGES: &[&str] = &[
 /// Packages for `platform`: the common list plus what its suite splits out.
 pub fn packages(platform: Platform) -> Vec<&'static str> {
     let mut p = PACKAGES.to_vec();
-    if platform == Platform::Debian13 {
+    if matches!(platform, Platform::Debian13 | Platform::Debian14) {
         // From trixie on, the docker CLI is its own package.
         p.push("docker-cli");
+    }
+    if platform == Platform::Debian12NoCurl {
+        p.retain(|p| *p != "curl");
     }
     p
 }
@@ -123,6 +126,9 @@ pub fn hash(platform: Platform) -> String {
     let mut h = Sha256::new();
     h.update(format!("builder {BUILDER_VERSION}\n"));
     h.update(format!("suite {}\n", platform.suite()));
+    if let Some(script) = platform.debootstrap_script() {
+        h.update(format!("script {script}\n"));
+    }
     for p in packages(platform) {
         h.update(format!("pkg {p}\n"));
     }
