@@ -22,15 +22,22 @@ pub enum Platform {
     /// the docker CLI.
     #[serde(rename = "debian-12-nocurl")]
     Debian12NoCurl,
+    /// debian-12 with Docker in docker-ce's layout (packages docker-ce,
+    /// docker-ce-cli and containerd.io from a local package source,
+    /// /usr/bin/dockerd, Docker CE's unit files), made from Debian's
+    /// binaries: Docker's own repository cannot be reached here.
+    #[serde(rename = "debian-12-ce")]
+    Debian12Ce,
 }
 
 impl Platform {
-    pub const ALL: [Platform; 5] = [
+    pub const ALL: [Platform; 6] = [
         Platform::Debian12,
         Platform::Debian13,
         Platform::Debian11,
         Platform::Debian14,
         Platform::Debian12NoCurl,
+        Platform::Debian12Ce,
     ];
 
     pub fn name(self) -> &'static str {
@@ -40,13 +47,14 @@ impl Platform {
             Platform::Debian11 => "debian-11",
             Platform::Debian14 => "debian-14",
             Platform::Debian12NoCurl => "debian-12-nocurl",
+            Platform::Debian12Ce => "debian-12-ce",
         }
     }
 
     /// The Debian suite debootstrap installs.
     pub fn suite(self) -> &'static str {
         match self {
-            Platform::Debian12 | Platform::Debian12NoCurl => "bookworm",
+            Platform::Debian12 | Platform::Debian12NoCurl | Platform::Debian12Ce => "bookworm",
             Platform::Debian13 => "trixie",
             Platform::Debian11 => "bullseye",
             Platform::Debian14 => "forky",
@@ -70,7 +78,7 @@ impl fmt::Display for Platform {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("unknown platform `{0}`; known platforms: debian-12, debian-13, debian-11, debian-14, debian-12-nocurl")]
+#[error("unknown platform `{0}`; known platforms: debian-12, debian-13, debian-11, debian-14, debian-12-nocurl, debian-12-ce")]
 pub struct UnknownPlatform(pub String);
 
 impl FromStr for Platform {

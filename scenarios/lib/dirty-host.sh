@@ -30,4 +30,4 @@ chmod 0664 "$unit"
 systemctl daemon-reload
 systemctl restart docker
 docker info -f 'live-restore={{.LiveRestoreEnabled}}'
-curl -s http://127.0.0.1:2375/_ping; echo
+{ curl -s http://127.0.0.1:2375/_ping 2>/dev/null || busybox wget -qO- http://127.0.0.1:2375/_ping; }; echo

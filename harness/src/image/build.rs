@@ -283,6 +283,17 @@ pub async fn build(
     }
     paths::private_dir(&rootfs.join("root/.ssh")).map_err(io("creating /root/.ssh"))?;
     write_file(&rootfs, "/root/.ssh/authorized_keys", &client_pub, 0o600)?;
+    if let Some(script) = recipe::platform_script(platform) {
+        progress.stage(&format!("{platform}'s own layout"));
+        run_step(
+            "the platform's chroot step",
+            tokio::process::Command::new("chroot")
+                .arg(&rootfs)
+                .args(["sh", "-c", script]),
+            progress,
+        )
+        .await?;
+    }
     run_step(
         "chroot configuration",
         tokio::process::Command::new("chroot").arg(&rootfs).args([

@@ -78,6 +78,14 @@ pub fn files() -> Vec<(&'static str, &'static str, u32)> {
     ]
 }
 
+/// A platform's own step in the chroot, before [`CHROOT_SCRIPT`].
+pub fn platform_script(platform: Platform) -> Option<&'static str> {
+    match platform {
+        Platform::Debian12Ce => Some(include_str!("docker_ce.sh")),
+        _ => None,
+    }
+}
+
 /// Commands run in the chroot after the files are written.
 pub const CHROOT_SCRIPT: &str = r#"set -e
 systemctl enable systemd-networkd ssh docker auditd >/dev/null 2>&1
@@ -137,6 +145,9 @@ pub fn hash(platform: Platform) -> String {
             "file {path} {mode:o} {}\n{content}\n",
             content.len()
         ));
+    }
+    if let Some(s) = platform_script(platform) {
+        h.update(s);
     }
     h.update(CHROOT_SCRIPT);
     h.update(PROVISION_SCRIPT);
