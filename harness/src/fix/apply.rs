@@ -435,6 +435,76 @@ mod tests {
         );
     }
 
+    /// Runs the health check here with stub programs first in PATH.
+    fn healthy_with(stubs: &[(&str, &str)]) -> bool {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        for (name, body) in stubs {
+            let p = dir.path().join(name);
+            std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let path = format!("{}:/usr/bin:/bin", dir.path().display());
+        std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("set -eu\n{HEALTHY}shipshape_healthy"))
+            .env("PATH", path)
+            .status()
+            .unwrap()
+            .success()
+    }
+
+    #[test]
+    fn the_health_check_falls_back_to_the_docker_cli() {
+        // curl 7.29 (CentOS 7) exits 2 on --unix-socket; dockerd answers the CLI.
+        assert!(healthy_with(&[
+            ("curl", "exit 2"),
+            ("docker", "exit 0"),
+            ("systemctl", "exit 1"),
+            ("sleep", "exit 0"),
+        ]));
+        // A curl that can reach the socket is used, and the CLI is not asked.
+        assert!(healthy_with(&[
+            (
+                "curl",
+                "case \"$*\" in *nonexistent*) exit 7;; esac; exit 0"
+            ),
+            ("docker", "exit 1"),
+            ("systemctl", "exit 1"),
+            ("sleep", "exit 0"),
+        ]));
+        // A dockerd that never answers, and whose unit failed: unhealthy.
+        assert!(!healthy_with(&[
+            ("curl", "exit 7"),
+            ("docker", "exit 1"),
+            ("systemctl", "exit 0"),
+            ("sleep", "exit 0"),
+        ]));
+    }
+
+    #[test]
+    fn no_script_needs_systemd_230() {
+        // `systemctl show --value` is systemd 230 and later; CentOS 7 has 219.
+        let change = Change {
+            after_write: Some("apt-get install -y x".into()),
+            daemon: DaemonAction::Restart,
+            ..Default::default()
+        };
+        for d in [
+            DaemonAction::None,
+            DaemonAction::Reload,
+            DaemonAction::Restart,
+        ] {
+            let c = Change {
+                daemon: d,
+                ..change.clone()
+            };
+            let s = script(&c, &[], &[], "1");
+            assert!(!s.contains("--value"), "{s}");
+            assert!(!s.contains("is-system-running --wait"), "{s}");
+        }
+    }
+
     #[test]
     fn script_backs_up_before_writing() {
         let change = Change {
