@@ -61,6 +61,16 @@ impl Platform {
         }
     }
 
+    /// Packages debootstrap must not pick. forky's kernel takes dracut or
+    /// initramfs-tools, debootstrap picks dracut, and the image's initramfs
+    /// is initramfs-tools' (its hooks keep virtio_scsi out of it).
+    pub fn debootstrap_exclude(self) -> &'static [&'static str] {
+        match self {
+            Platform::Debian14 => &["dracut", "dracut-core", "dracut-install"],
+            _ => &[],
+        }
+    }
+
     /// debootstrap's script for the suite, where its own name has none
     /// (debootstrap 1.0.128 knows no forky; testing bootstraps like sid).
     pub fn debootstrap_script(self) -> Option<&'static str> {

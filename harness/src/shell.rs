@@ -19,10 +19,11 @@ pub fn join<S: AsRef<str>>(argv: &[S]) -> String {
         .join(" ")
 }
 
-/// Waits until systemd has finished starting up. `is-system-running --wait`
-/// needs systemd 240 or later; on older ones (CentOS 7 has 219) it fails at
-/// once, so the state is polled until it is no longer starting.
-pub const WAIT_FOR_BOOT: &str = "systemctl is-system-running --wait >/dev/null 2>&1 || { i=0; while [ $i -lt 300 ]; do case $(systemctl is-system-running 2>/dev/null) in initializing|starting) sleep 1 ;; *) break ;; esac; i=$((i+1)); done; }";
+/// Waits until systemd has finished starting up and prints its state
+/// (`running`, `degraded`, …). `is-system-running --wait` needs systemd 240
+/// or later; on older ones (CentOS 7 has 219) it fails at once, so the
+/// state is polled until it is no longer starting.
+pub const WAIT_FOR_BOOT: &str = "s=$(systemctl is-system-running --wait 2>/dev/null); case $s in initializing|starting|'') i=0; while [ $i -lt 600 ]; do s=$(systemctl is-system-running 2>/dev/null); case $s in initializing|starting|'') sleep 1 ;; *) break ;; esac; i=$((i+1)); done ;; esac; echo \"$s\"";
 
 #[cfg(test)]
 mod tests {
@@ -35,5 +36,33 @@ mod tests {
         assert_eq!(quote("a b"), "'a b'");
         assert_eq!(quote("it's"), r"'it'\''s'");
         assert_eq!(join(&["echo", "a;b"]), "echo 'a;b'");
+    }
+
+    #[test]
+    fn boot_wait_prints_the_state_old_and_new_systemd() {
+        use std::os::unix::fs::PermissionsExt;
+        let run = |systemctl: &str| {
+            let dir = tempfile::tempdir().unwrap();
+            for (name, body) in [("systemctl", systemctl), ("sleep", "exit 0")] {
+                let p = dir.path().join(name);
+                std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+                std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+            }
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(WAIT_FOR_BOOT)
+                .env("PATH", format!("{}:/usr/bin:/bin", dir.path().display()))
+                .env("STATE", dir.path().join("n"))
+                .output()
+                .unwrap();
+            String::from_utf8(out.stdout).unwrap()
+        };
+        // systemd 240+: --wait blocks, then prints the state.
+        assert_eq!(run("echo degraded; exit 1"), "degraded\n");
+        // systemd 219: --wait is unknown; `starting` twice, then `running`.
+        let old = r#"case "$*" in *--wait*) echo "unknown option" >&2; exit 1;; esac
+n=$(cat "$STATE" 2>/dev/null || echo 0); echo $((n+1)) > "$STATE"
+if [ "$n" -lt 2 ]; then echo starting; else echo running; fi"#;
+        assert_eq!(run(old), "running\n");
     }
 }

@@ -247,6 +247,10 @@ pub async fn build(
             recipe::packages(platform).join(",")
         ))
         .arg(format!("--cache-dir={}", debs.display()))
+        .args(
+            (!platform.debootstrap_exclude().is_empty())
+                .then(|| format!("--exclude={}", platform.debootstrap_exclude().join(","))),
+        )
         .arg(platform.suite())
         .arg(&rootfs);
     match (&mirror, platform.debootstrap_script()) {

@@ -137,6 +137,9 @@ pub fn hash(platform: Platform) -> String {
     if let Some(script) = platform.debootstrap_script() {
         h.update(format!("script {script}\n"));
     }
+    for x in platform.debootstrap_exclude() {
+        h.update(format!("exclude {x}\n"));
+    }
     for p in packages(platform) {
         h.update(format!("pkg {p}\n"));
     }
