@@ -61,12 +61,15 @@ impl Platform {
         }
     }
 
-    /// Packages debootstrap must not pick. forky's kernel takes dracut or
-    /// initramfs-tools, debootstrap picks dracut, and the image's initramfs
-    /// is initramfs-tools' (its hooks keep virtio_scsi out of it).
-    pub fn debootstrap_exclude(self) -> &'static [&'static str] {
+    /// Packages installed with apt in the new root right after debootstrap,
+    /// not by it. forky's kernel depends on `dracut | initramfs-tools`, and
+    /// debootstrap takes the first alternative even when the second is
+    /// included (the two conflict and the bootstrap fails); apt sees the
+    /// installed initramfs-tools, whose hooks keep virtio_scsi out of the
+    /// initramfs.
+    pub fn late_packages(self) -> &'static [&'static str] {
         match self {
-            Platform::Debian14 => &["dracut", "dracut-core", "dracut-install"],
+            Platform::Debian14 => &["linux-image-cloud-amd64"],
             _ => &[],
         }
     }

@@ -247,10 +247,6 @@ pub async fn build(
             recipe::packages(platform).join(",")
         ))
         .arg(format!("--cache-dir={}", debs.display()))
-        .args(
-            (!platform.debootstrap_exclude().is_empty())
-                .then(|| format!("--exclude={}", platform.debootstrap_exclude().join(","))),
-        )
         .arg(platform.suite())
         .arg(&rootfs);
     match (&mirror, platform.debootstrap_script()) {
@@ -265,6 +261,29 @@ pub async fn build(
         (None, None) => {}
     }
     run_step("debootstrap", &mut cmd, progress).await?;
+    if !platform.late_packages().is_empty() {
+        progress.stage(&format!(
+            "apt-get install {}",
+            platform.late_packages().join(" ")
+        ));
+        run_step(
+            "apt-get install in the new root",
+            tokio::process::Command::new("chroot")
+                .arg(&rootfs)
+                .args([
+                    "env",
+                    "DEBIAN_FRONTEND=noninteractive",
+                    "apt-get",
+                    "install",
+                    "-y",
+                    "-q",
+                    "--no-install-recommends",
+                ])
+                .args(platform.late_packages()),
+            progress,
+        )
+        .await?;
+    }
 
     progress.stage("keys and configuration");
     let host_pub = keygen(

@@ -43,6 +43,8 @@ pub fn packages(platform: Platform) -> Vec<&'static str> {
         // From trixie on, the docker CLI is its own package.
         p.push("docker-cli");
     }
+    let late = platform.late_packages();
+    p.retain(|x| !late.contains(x));
     if platform == Platform::Debian12NoCurl {
         p.retain(|p| *p != "curl");
     }
@@ -137,8 +139,8 @@ pub fn hash(platform: Platform) -> String {
     if let Some(script) = platform.debootstrap_script() {
         h.update(format!("script {script}\n"));
     }
-    for x in platform.debootstrap_exclude() {
-        h.update(format!("exclude {x}\n"));
+    for x in platform.late_packages() {
+        h.update(format!("late {x}\n"));
     }
     for p in packages(platform) {
         h.update(format!("pkg {p}\n"));
