@@ -1088,6 +1088,50 @@ fn main() {
             }))
         }));
     }
+    {
+        let fx = fx.clone();
+        trials.push(Trial::test("whole_host_fix_rolls_back_the_daemon_set_only", move || {
+            fx.with_vm(|vm, _| Box::pin(async move {
+                vm.reset_to("clean").await?;
+                // mallory in the docker group (a host change) and a policy whose
+                // log driver dockerd does not have: the daemon set cannot start.
+                sh(vm, "useradd -m mallory && usermod -aG docker mallory").await?;
+                let hashes = "cat /etc/docker/daemon.json 2>&1; ls /etc/systemd/system/docker.service.d 2>&1; cat /etc/sysctl.d/90-shipshape-userns.conf 2>&1; true";
+                let before = sh(vm, hashes).await?;
+                let policy: Policy = serde_json::from_value(serde_json::json!({"log_driver": "no-such-driver"}))?;
+                let ctx = vm.fix_context();
+                let s = vm.ssh().await?;
+                let conn = Conn::Ssh(s);
+                let run = shipshape_harness::audit::run(&conn, &policy).await?;
+                let req = fix::Request { controls: &[], dry_run: false };
+                let r = fix::converge(&conn, &run.findings, &run.facts, &policy, &ctx, &req, |_, _| {}).await?;
+                let text = r.render();
+                for id in ["log-config", "icc", "live-restore", "userns-remap"] {
+                    match r.outcome_of(id) {
+                        Some(fix::ControlOutcome::Failed { rolled_back: true, .. }) => {}
+                        other => return Err(format!("{id}: expected failed and rolled back, got {other:?}\n{text}").into()),
+                    }
+                }
+                for id in ["docker-group", "audit-dockerd"] {
+                    if r.outcome_of(id) != Some(&fix::ControlOutcome::Fixed) {
+                        return Err(format!("{id} is not fixed: the rollback must undo the daemon set only\n{text}").into());
+                    }
+                }
+                if r.exit_code() != 1 {
+                    return Err(format!("exit code {} (expected 1)\n{text}", r.exit_code()).into());
+                }
+                let after = sh(vm, hashes).await?;
+                if before != after {
+                    return Err(format!("the daemon set's files are not restored:\n{before}\n---\n{after}").into());
+                }
+                let state = sh(vm, "systemctl is-active docker; id -nG mallory").await?;
+                if state != "active\nmallory\n" {
+                    return Err(format!("dockerd not back, or mallory still in the docker group: {state:?}").into());
+                }
+                Ok(())
+            }))
+        }));
+    }
     for case in cases() {
         let key_name = format!(
             "misconfigured_{}_as_daemon_json_key_flips_only_it",
