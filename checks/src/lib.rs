@@ -9,6 +9,7 @@
 pub mod accounts;
 pub mod api;
 pub mod auditrules;
+pub mod benchmark;
 pub mod catalogue;
 mod controls;
 pub mod daemon_json;
@@ -26,6 +27,7 @@ pub mod systemd;
 pub mod verdict;
 pub mod version;
 
+pub use benchmark::Benchmark;
 pub use catalogue::{catalogue, find_control, ControlMeta, Severity};
 pub use facts::{parse_facts, Facts, FactsError};
 pub use limits::{bounded_log_opts, tighter_ulimit};

@@ -20,9 +20,12 @@ fn hardened_baseline_verdicts() {
             f.id
         );
     }
-    let manual = ["host-hardening", "authz-plugin"];
+    // The hardened host runs a rootful dockerd: rootless is left for review.
+    let manual = ["host-hardening", "authz-plugin", "rootless"];
     let not_applicable = [
         "legacy-registry",
+        // Engine 26: no devicemapper driver to use.
+        "no-devicemapper",
         "audit-containerd-config",
         "audit-etc-sysconfig-docker",
         "audit-containerd-shim",
@@ -887,4 +890,50 @@ fn daemon_json_newer_than_dockerd_is_noted() {
     ));
     let f = h.finding("icc");
     evidence_has(&f, "changed after dockerd started");
+}
+
+// ----------------------------------------------------------------- 2.1
+
+#[test]
+fn rootless_passes_fails_by_policy_or_is_manual() {
+    let mut h = Host::hardened();
+    let f = expect(&h, "rootless", "manual");
+    evidence_has(&f, "no name=rootless, so the daemon runs as root");
+    h.policy.rootless_required = true;
+    let f = expect(&h, "rootless", "fail");
+    evidence_has(&f, "the policy requires a rootless daemon");
+    // A rootless daemon says so in /info.
+    let info = h.facts.api.info.as_mut().unwrap();
+    info["SecurityOptions"] = serde_json::json!([
+        "name=seccomp,profile=builtin",
+        "name=rootless",
+        "name=cgroupns"
+    ]);
+    let f = expect(&h, "rootless", "pass");
+    evidence_has(&f, "name=rootless");
+    // No daemon answer: unknown, never a silent pass.
+    h.facts.api.info = None;
+    expect(&h, "rootless", "manual");
+}
+
+// ----------------------------------------------------------- 1.8.0 2.7
+
+#[test]
+fn devicemapper_fails_and_is_not_applicable_from_engine_25() {
+    let mut h = Host::hardened();
+    // Engine 20.10 still has the driver.
+    h.facts.api.version = None;
+    h.facts.api.info.as_mut().unwrap()["ServerVersion"] = serde_json::json!("20.10.24");
+    expect(&h, "no-devicemapper", "pass");
+    let info = h.facts.api.info.as_mut().unwrap();
+    info["Driver"] = serde_json::json!("devicemapper");
+    let f = expect(&h, "no-devicemapper", "fail");
+    evidence_has(
+        &f,
+        "the running daemon uses the devicemapper storage driver",
+    );
+    let info = h.facts.api.info.as_mut().unwrap();
+    info["ServerVersion"] = serde_json::json!("25.0.3");
+    let f = expect(&h, "no-devicemapper", "not-applicable");
+    evidence_has(&f, "ServerVersion=25.0.3");
 }

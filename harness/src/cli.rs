@@ -48,7 +48,11 @@ enum Command {
     /// Fix controls on a target (backs up, restarts dockerd, rolls back on failure).
     Fix(FixArgs),
     /// List the controls of the catalogue.
-    Controls,
+    Controls {
+        /// Which benchmark version's ids to show.
+        #[arg(long, default_value = "cis-1.6.0", value_parser = parse_benchmark)]
+        benchmark: shipshape_checks::Benchmark,
+    },
     /// Measure image build (warm), boot, reset, reboot, audit and the suite.
     Bench(BenchArgs),
     /// Work with JUnit reports.
@@ -212,6 +216,15 @@ struct AuditArgs {
     /// Also save the probe's raw JSON here (how the test fixtures are captured).
     #[arg(long)]
     save_probe: Option<PathBuf>,
+    /// Which benchmark version's ids label the report: cis-1.6.0 (the
+    /// default: docker-bench-security's numbering) or cis-1.8.0.
+    #[arg(long, default_value = "cis-1.6.0", value_parser = parse_benchmark)]
+    benchmark: shipshape_checks::Benchmark,
+}
+
+fn parse_benchmark(s: &str) -> Result<shipshape_checks::Benchmark, String> {
+    s.parse()
+        .map_err(|e: shipshape_checks::benchmark::UnknownBenchmark| e.to_string())
 }
 
 #[derive(Subcommand)]
@@ -416,7 +429,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 print!("{}", bench::render(&f));
             }
         }
-        Command::Controls => {
+        Command::Controls { benchmark } => {
+            println!("ids: {benchmark}");
             println!(
                 "{:<26} {:<7} {:<9} {:<4} TITLE",
                 "ID", "CIS", "SEVERITY", "FIX"
@@ -425,7 +439,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 println!(
                     "{:<26} {:<7} {:<9} {:<4} {}",
                     c.id,
-                    c.cis,
+                    c.cis_label(benchmark),
                     format!("{:?}", c.severity).to_lowercase(),
                     if fix::has_fix(c.id) { "yes" } else { "-" },
                     c.title
@@ -588,16 +602,18 @@ async fn audit(home: &Home, args: AuditArgs) -> Result<ExitCode> {
         vm.destroy().await;
     }
     let text = match args.format {
-        Format::Table => report::table::render(&run, args.verbose),
-        Format::Json => serde_json::to_string_pretty(&report::json::render(&run))? + "\n",
-        Format::Junit => report::junit::render(&[&run]),
-        Format::Html => report::html::audit(&[&run]),
+        Format::Table => report::table::render(&run, args.verbose, args.benchmark),
+        Format::Json => {
+            serde_json::to_string_pretty(&report::json::render(&run, args.benchmark))? + "\n"
+        }
+        Format::Junit => report::junit::render(&[&run], args.benchmark),
+        Format::Html => report::html::audit(&[&run], args.benchmark),
     };
     match &args.output {
         Some(path) => {
             std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?;
             if args.format != Format::Table {
-                eprint!("{}", report::table::render(&run, false));
+                eprint!("{}", report::table::render(&run, false, args.benchmark));
             }
         }
         None => print!("{text}"),

@@ -742,3 +742,81 @@ pub(super) fn legacy_registry(ctx: &Ctx) -> Outcome {
     }
     decide(ctx, ev, &r.problems, failures)
 }
+
+/// CIS 2.1: dockerd runs as a non-root user (rootless) where possible.
+/// Rootless dockerd lists `name=rootless` in `/info` SecurityOptions (Engine
+/// 20.10 and later) and runs under rootlesskit as its user.
+pub(super) fn rootless(ctx: &Ctx) -> Outcome {
+    let mut ev = Vec::new();
+    let f = ctx.facts;
+    if let Some(pid) = f.dockerd.pid {
+        ev.push(format!(
+            "dockerd pid {pid}{}",
+            f.dockerd
+                .exe
+                .as_deref()
+                .map(|e| format!(" ({e})"))
+                .unwrap_or_default()
+        ));
+    }
+    if let Some(u) = f.service.properties.get("User").filter(|u| !u.is_empty()) {
+        ev.push(format!("docker.service User={u}"));
+    }
+    match ctx.api.has_security_option("rootless") {
+        Some(true) => {
+            ev.push("/info SecurityOptions: name=rootless (dockerd runs in rootlesskit's user namespace)".into());
+            Outcome::pass(ev)
+        }
+        Some(false) => {
+            let opts = ctx.api.security_options().unwrap_or_default().join(", ");
+            ev.push(format!(
+                "/info SecurityOptions: [{opts}]: no name=rootless, so the daemon runs as root"
+            ));
+            if ctx.policy.rootless_required {
+                ev.push("fail: the policy requires a rootless daemon (rootless_required)".into());
+                Outcome::fail(ev)
+            } else {
+                Outcome::manual(
+                    "the daemon runs as root; whether rootless mode is possible depends on the workloads (privileged containers, ports below 1024): set rootless_required in the policy to make this a failure",
+                    ev,
+                )
+            }
+        }
+        None => Outcome::manual(
+            "the daemon did not answer /info, so whether it runs rootless is unknown",
+            ev,
+        ),
+    }
+}
+
+/// CIS 1.8.0 2.7: the devicemapper storage driver is not used. Engine 25
+/// removed the driver, so there it cannot be.
+pub(super) fn no_devicemapper(ctx: &Ctx) -> Outcome {
+    let r = ctx.eff.string(&STORAGE_DRIVER);
+    let mut ev = r.evidence.clone();
+    if let Some((v, cited)) = ctx.engine_version() {
+        if v.major >= 25 {
+            ev.push(cited);
+            return Outcome::na(
+                "Docker 25 and later have no devicemapper storage driver",
+                ev,
+            );
+        }
+    }
+    let mut failures = Vec::new();
+    if let Some(d) = ctx.api.info_str("Driver") {
+        ev.push(format!("/info: Driver={d}"));
+        if d == "devicemapper" {
+            failures.push("the running daemon uses the devicemapper storage driver".to_string());
+        }
+    }
+    for (label, d) in &r.values {
+        if d.as_deref() == Some("devicemapper") {
+            failures.push(format!("storage-driver is devicemapper for {label}"));
+        }
+    }
+    if failures.is_empty() && r.problems.is_empty() {
+        ev.push("the storage driver is not devicemapper".to_string());
+    }
+    decide(ctx, ev, &r.problems, failures)
+}

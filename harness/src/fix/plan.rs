@@ -762,7 +762,9 @@ mod tests {
             without,
             [
                 "host-hardening",
+                "rootless",
                 "no-aufs",
+                "no-devicemapper",
                 "authz-plugin",
                 "legacy-registry"
             ],

@@ -5,7 +5,7 @@
 
 use std::fmt::Write;
 
-use shipshape_checks::{find_control, Verdict};
+use shipshape_checks::{find_control, Benchmark, Verdict};
 
 use crate::audit::AuditRun;
 use crate::suite::PlatformRun;
@@ -178,8 +178,13 @@ fn cell(v: &Verdict) -> (&'static str, &'static str) {
 }
 
 /// `shipshape audit`: controls × targets, then every finding's evidence.
-pub fn audit(runs: &[&AuditRun]) -> String {
+pub fn audit(runs: &[&AuditRun], benchmark: Benchmark) -> String {
     let mut b = String::new();
+    let _ = writeln!(
+        b,
+        "<p class=\"benchmark\">ids: {}</p>",
+        esc(&benchmark.to_string())
+    );
     for r in runs {
         let _ = writeln!(
             b,
@@ -206,7 +211,7 @@ pub fn audit(runs: &[&AuditRun]) -> String {
             b,
             "<tr><td>{}</td><td>{}</td><td>{}</td>",
             esc(id),
-            esc(meta.map(|m| m.cis).unwrap_or("")),
+            esc(meta.map(|m| m.cis_label(benchmark)).unwrap_or("")),
             esc(meta.map(|m| m.title).unwrap_or(""))
         );
         for (i, r) in runs.iter().enumerate() {

@@ -2,11 +2,11 @@
 //! evidence.
 
 use serde_json::{json, Value};
-use shipshape_checks::{find_control, Verdict};
+use shipshape_checks::{find_control, Benchmark, Verdict};
 
 use crate::audit::AuditRun;
 
-pub fn render(run: &AuditRun) -> Value {
+pub fn render(run: &AuditRun, benchmark: Benchmark) -> Value {
     let controls: Vec<Value> = run
         .findings
         .iter()
@@ -20,7 +20,8 @@ pub fn render(run: &AuditRun) -> Value {
             };
             json!({
                 "id": f.id,
-                "cis": meta.map(|m| m.cis),
+                "cis": meta.and_then(|m| m.cis_id(benchmark)),
+                "cis_ids": meta.map(|m| &m.cis),
                 "title": meta.map(|m| m.title),
                 "seed_section": meta.map(|m| m.seed_section),
                 "severity": meta.map(|m| m.severity),
@@ -33,6 +34,7 @@ pub fn render(run: &AuditRun) -> Value {
         .collect();
     let count = |w: &str| controls.iter().filter(|c| c["verdict"] == w).count();
     json!({
+        "benchmark": {"name": benchmark.name(), "version": benchmark.version(), "key": benchmark.key()},
         "target": run.target,
         "duration_ms": run.duration.as_millis() as u64,
         "round_trips": run.round_trips,

@@ -3,13 +3,20 @@
 //! not-applicable and manual are skipped with their reason.
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
-use shipshape_checks::{find_control, Verdict};
+use shipshape_checks::{find_control, Benchmark, Verdict};
 
 use crate::audit::AuditRun;
 
-pub fn audit_suite(run: &AuditRun) -> TestSuite {
+/// The classname of each testcase is the control's CIS id in `benchmark`
+/// (`cis-2.8`), and the suite's properties name the benchmark.
+pub fn audit_suite(run: &AuditRun, benchmark: Benchmark) -> TestSuite {
     let mut suite = TestSuite::new(format!("audit {}", run.target));
     suite.set_time(run.duration);
+    suite.add_property(quick_junit::Property::new("benchmark", benchmark.name()));
+    suite.add_property(quick_junit::Property::new(
+        "benchmark.version",
+        benchmark.version(),
+    ));
     for f in &run.findings {
         let meta = find_control(f.id);
         let evidence = f.evidence.join("\n");
@@ -37,7 +44,10 @@ pub fn audit_suite(run: &AuditRun) -> TestSuite {
             }
         };
         let mut case = TestCase::new(f.id, status);
-        case.set_classname(format!("cis-{}", meta.map(|m| m.cis).unwrap_or("?")));
+        case.set_classname(format!(
+            "cis-{}",
+            meta.map(|m| m.cis_label(benchmark)).unwrap_or("?")
+        ));
         if !evidence.is_empty() {
             case.set_system_out(evidence);
         }
@@ -46,10 +56,10 @@ pub fn audit_suite(run: &AuditRun) -> TestSuite {
     suite
 }
 
-pub fn render(runs: &[&AuditRun]) -> String {
+pub fn render(runs: &[&AuditRun], benchmark: Benchmark) -> String {
     let mut report = Report::new("shipshape-audit");
     for run in runs {
-        report.add_test_suite(audit_suite(run));
+        report.add_test_suite(audit_suite(run, benchmark));
     }
     report.to_string().expect("JUnit serializes")
 }
