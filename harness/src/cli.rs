@@ -432,12 +432,12 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Controls { benchmark } => {
             println!("ids: {benchmark}");
             println!(
-                "{:<26} {:<7} {:<9} {:<4} TITLE",
+                "{:<30} {:<10} {:<9} {:<4} TITLE",
                 "ID", "CIS", "SEVERITY", "FIX"
             );
             for c in shipshape_checks::catalogue() {
                 println!(
-                    "{:<26} {:<7} {:<9} {:<4} {}",
+                    "{:<30} {:<10} {:<9} {:<4} {}",
                     c.id,
                     c.cis_label(benchmark),
                     format!("{:?}", c.severity).to_lowercase(),

@@ -17,13 +17,13 @@ pub fn render(run: &AuditRun, verbose: bool, benchmark: Benchmark) -> String {
     let mut out = String::new();
     out.push_str(&format!("ids: {benchmark}\n"));
     out.push_str(&format!(
-        "{:<26} {:<10} {:<7} {}\n",
+        "{:<30} {:<10} {:<7} {}\n",
         "CONTROL", "CIS", "VERDICT", "TITLE"
     ));
     for f in &run.findings {
         let meta = find_control(f.id);
         out.push_str(&format!(
-            "{:<26} {:<10} {:<7} {}\n",
+            "{:<30} {:<10} {:<7} {}\n",
             f.id,
             meta.map(|m| m.cis_label(benchmark)).unwrap_or("?"),
             verdict_word(&f.verdict),
@@ -34,11 +34,11 @@ pub fn render(run: &AuditRun, verbose: bool, benchmark: Benchmark) -> String {
             _ => None,
         };
         if let Some(why) = why {
-            out.push_str(&format!("{:<26} {:<10} {:<7}   why: {why}\n", "", "", ""));
+            out.push_str(&format!("{:<30} {:<10} {:<7}   why: {why}\n", "", "", ""));
         }
         if verbose || matches!(f.verdict, Verdict::Fail) {
             for e in f.evidence.iter().take(if verbose { usize::MAX } else { 4 }) {
-                out.push_str(&format!("{:<26} {:<10} {:<7}   {e}\n", "", "", ""));
+                out.push_str(&format!("{:<30} {:<10} {:<7}   {e}\n", "", "", ""));
             }
         }
     }

@@ -131,6 +131,11 @@ pub struct Scenario {
     /// Run the control's fix (default true).
     #[serde(default = "Scenario::yes")]
     pub fix: bool,
+    /// For a control shipshape has no fix for (`fix: false`): the
+    /// remediation done by hand, run where the fix would be, so that the
+    /// scenario still proves the verdict flips.
+    #[serde(default)]
+    pub remediate: Vec<Step>,
     #[serde(default)]
     pub after_fix: AfterFix,
     #[serde(default = "Scenario::default_after")]
@@ -249,7 +254,18 @@ pub fn load_file(path: &Path) -> Result<Scenario, ScenarioError> {
             });
         }
     }
-    for step in s.prepare.iter_mut().chain(s.verify.iter_mut()) {
+    if s.fix && !s.remediate.is_empty() {
+        return Err(ScenarioError::Parse(format!(
+            "{}: `remediate` stands in for a fix: it needs `fix: false`",
+            locate(path, &text, &["remediate:"])
+        )));
+    }
+    for step in s
+        .prepare
+        .iter_mut()
+        .chain(s.remediate.iter_mut())
+        .chain(s.verify.iter_mut())
+    {
         if let Some(rel) = &step.script {
             let at = locate(path, &text, &["script:", &rel.to_string_lossy()]);
             if !step.run.trim().is_empty() {
@@ -264,7 +280,7 @@ pub fn load_file(path: &Path) -> Result<Scenario, ScenarioError> {
             })?;
         }
     }
-    for step in s.prepare.iter().chain(&s.verify) {
+    for step in s.prepare.iter().chain(&s.remediate).chain(&s.verify) {
         let at = locate(path, &text, &[step.name.as_deref().unwrap_or("")]);
         if step.run.trim().is_empty() == step.runner.is_none() {
             return Err(ScenarioError::Parse(format!(

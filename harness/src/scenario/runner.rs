@@ -522,6 +522,9 @@ async fn run_inner(
         run_command(vm, step, rec, "prepare").await?;
     }
     let before = audit_step(vm, sc, policy, sc.expect_before, rec, "before").await?;
+    for step in &sc.remediate {
+        run_command(vm, step, rec, "remediate").await?;
+    }
     if sc.fix {
         fix_step(vm, sc, policy, &before, rec, "fix", false).await?;
         if sc.after_fix == AfterFix::Reboot {
