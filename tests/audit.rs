@@ -614,15 +614,43 @@ fn main() {
                     let out = run(&["audit", "--target", &name, "--format", "json"])?;
                     let v: Value = serde_json::from_slice(&out.stdout)?;
                     let controls = v["controls"].as_array().ok_or("no controls")?;
+                    // `cis` is the id in the report's benchmark (null where that
+                    // version has no such item); `cis_ids` has every version's.
                     if controls.len() != n
                         || controls.iter().any(|c| {
                             c["id"].is_null()
-                                || c["cis"].is_null()
+                                || !c["cis_ids"].is_object()
+                                || c["cis"] != c["cis_ids"]["cis-1.6.0"]
                                 || c["verdict"].is_null()
                                 || !c["evidence"].is_array()
                         })
+                        || v["benchmark"]["version"] != "1.6.0"
                     {
                         return Err(format!("bad JSON report: {v}").into());
+                    }
+                    if !xml.contains("name=\"benchmark.version\" value=\"1.6.0\"") {
+                        return Err("the JUnit does not name the benchmark version".into());
+                    }
+                    // cis-1.8.0 ids label the same report.
+                    let out = run(&[
+                        "audit",
+                        "--target",
+                        &name,
+                        "--format",
+                        "json",
+                        "--benchmark",
+                        "cis-1.8.0",
+                    ])?;
+                    let v18: Value = serde_json::from_slice(&out.stdout)?;
+                    let tls = v18["controls"]
+                        .as_array()
+                        .and_then(|a| a.iter().find(|c| c["id"] == "tls-auth"))
+                        .cloned()
+                        .unwrap_or_default();
+                    if tls["cis"] != "2.8" || v18["benchmark"]["version"] != "1.8.0" {
+                        return Err(
+                            format!("cis-1.8.0 does not relabel tls-auth as 2.8: {tls}").into()
+                        );
                     }
                     if v["round_trips"] != 1 {
                         return Err(format!("round trips: {}", v["round_trips"]).into());
@@ -1002,10 +1030,16 @@ fn main() {
                             .args(["fix", "--target", &vm.record.name, "--control", "icc"])
                             .env("SHIPSHAPE_HOME", &home)
                             .output()?;
-                        let err = String::from_utf8_lossy(&out.stderr);
+                        // The control's outcome (failed, with the reason) is in
+                        // the summary on stdout.
+                        let err = format!(
+                            "{}{}",
+                            String::from_utf8_lossy(&out.stdout),
+                            String::from_utf8_lossy(&out.stderr)
+                        );
                         let after = sh(vm, state).await?;
                         sh(vm, "umount /etc/docker").await?;
-                        if out.status.success() || !err.contains("No space left on device") {
+                        if out.status.code() != Some(1) || !err.contains("No space left on device") {
                             return Err(format!(
                                 "fix on a full disk: exit {:?}, stderr:\n{err}",
                                 out.status.code()

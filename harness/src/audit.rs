@@ -24,6 +24,16 @@ pub enum AuditError {
     },
     #[error("the probe's output from {target} is not valid: {reason}")]
     Facts { target: String, reason: String },
+    /// The controls judge dockerd; Podman's compat API would pass or fail
+    /// them on answers that mean something else.
+    #[error(
+        "not a Docker engine: the socket {socket} is served by Podman ({evidence}; on {target})"
+    )]
+    Podman {
+        target: String,
+        socket: String,
+        evidence: String,
+    },
 }
 
 /// The result of auditing one target.
@@ -59,6 +69,11 @@ impl AuditRun {
 pub async fn run(conn: &Conn<'_>, policy: &Policy) -> Result<AuditRun, AuditError> {
     let started = Instant::now();
     let target = conn.describe();
+    // The script on stdin, `sh -s`: the probe is one brace group with
+    // </dev/null, so nothing it runs can read the script, and under bash it
+    // reads the rest of the pipe in blocks (see the top of probe.sh).
+    // `sh -c 'eval "$(cat)"'` would do the same at two more execs under
+    // `timeout` (a shell to run the quoted command, then cat).
     let out = conn
         .exec(
             "sh -s",
@@ -81,6 +96,13 @@ pub async fn run(conn: &Conn<'_>, policy: &Policy) -> Result<AuditRun, AuditErro
         target: target.clone(),
         reason: e.to_string(),
     })?;
+    if let Some(evidence) = facts.podman() {
+        return Err(AuditError::Podman {
+            target,
+            socket: facts.docker_socket().to_string(),
+            evidence,
+        });
+    }
     let findings = shipshape_checks::audit(&facts, policy);
     Ok(AuditRun {
         target,

@@ -163,6 +163,10 @@ pub fn cannot(need: Need, privileges: &Privileges) -> Option<String> {
             ))
         }
         Need::RaiseLimits => None,
+        Need::UserNamespaces => Some(
+            "needs an unprivileged user's own user namespaces and /dev/net/tun for a rootless dockerd, which a container inside the runner's dockerd does not give"
+                .into(),
+        ),
         // Asked of the machine itself when the scenario starts.
         Need::Apt | Need::Dnf | Need::Yum => None,
     }

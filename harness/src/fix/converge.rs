@@ -298,9 +298,12 @@ async fn prechecks(
     Ok(refused)
 }
 
-/// The journal's count of docker.service starts since `since` (seconds of
-/// the epoch, the target's clock), and the unit's InvocationID now.
-const RESTARTS: &str = "journalctl --since \"@$SINCE\" -o cat --no-pager MESSAGE_ID=39f53479d3a045ac8e11786248231fbf UNIT=docker.service 2>/dev/null | grep -c . || true";
+/// systemd's "Started" entries of docker.service since `$SINCE` (seconds of
+/// the epoch, the target's clock), one JSON object a line. `--since` counts
+/// whole seconds, and under the container driver a restart takes less than
+/// one: the start that was current when the run began is told apart by its
+/// INVOCATION_ID.
+const RESTARTS: &str = "journalctl --since \"@$SINCE\" -o json --no-pager MESSAGE_ID=39f53479d3a045ac8e11786248231fbf UNIT=docker.service 2>/dev/null || true";
 
 async fn target_now(conn: &Conn<'_>) -> Result<(String, String), FixError> {
     let out = conn
@@ -327,9 +330,23 @@ async fn restarts_since(conn: &Conn<'_>, since: &str, invocation: &str) -> Resul
             std::time::Duration::from_secs(30),
         )
         .await?;
-    let mut l = out.stdout.lines();
-    let counted: u32 = l.next().unwrap_or("0").trim().parse().unwrap_or(0);
-    let now = l.next().unwrap_or_default().trim();
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    let now = lines.last().map(|l| l.trim()).unwrap_or_default();
+    let mut starts: Vec<String> = Vec::new();
+    for l in &lines {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(l) else {
+            continue;
+        };
+        let id = v
+            .get("INVOCATION_ID")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        if id != invocation && !starts.contains(&id) {
+            starts.push(id);
+        }
+    }
+    let counted = u32::try_from(starts.len()).unwrap_or(u32::MAX);
     // The journal may have rotated or be off: a new InvocationID is a start.
     let changed = u32::from(!invocation.is_empty() && now != invocation);
     Ok(counted.max(changed))

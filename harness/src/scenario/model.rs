@@ -41,6 +41,9 @@ pub enum Need {
     /// kernel's per-namespace counts such as `user.max_user_namespaces`
     /// (both need CAP_SYS_RESOURCE where the kernel is shared).
     RaiseLimits,
+    /// An unprivileged user's own user namespaces and /dev/net/tun, which a
+    /// rootless dockerd (rootlesskit, slirp4netns) needs.
+    UserNamespaces,
     /// A package manager: whichever driver, the machine is asked at run
     /// time (`command -v`), and a machine without it skips the scenario.
     Apt,
