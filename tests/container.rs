@@ -122,6 +122,12 @@ fn every_scenario(home: &Home) -> Result<(), Failed> {
         match name {
             "audit-rules" => Some("reboot"),
             "docker-root-mount" => Some("disk"),
+            // The whole-host ones migrate Docker's root to the data disk.
+            "converge-fresh" | "converge-dirty" | "converge-dirty-default" => Some("disk"),
+            "rootless" => Some("user namespaces"),
+            // Debian in a container: apt, no dnf or yum.
+            "docker-version-dnf" => Some("dnf"),
+            "docker-version-yum" => Some("yum"),
             "default-ulimits" | "userns-remap" if no_sys_resource => Some("CAP_SYS_RESOURCE"),
             _ => None,
         }
