@@ -119,6 +119,46 @@ impl<'a> Api<'a> {
         Some(out)
     }
 
+    /// What shows that Podman answered instead of dockerd (podman-docker
+    /// links the Docker socket to Podman's), to cite; `None` for a Docker
+    /// engine. Podman's compat `/info` is Docker's struct plus its own
+    /// fields, `BuildahVersion` first (pkg/api/handlers/types.go, in every
+    /// Podman with that API); its `/version` names the component `Podman
+    /// Engine`; podman-docker's `docker` runs `podman info`, whose JSON has
+    /// `host.buildahVersion`.
+    /// Markers rather than guesses from values: a dockerd may well keep its
+    /// data under /var/lib/containers or report no process of its own.
+    pub fn podman(&self) -> Option<String> {
+        let s = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or("?").to_string();
+        if let Some(info) = self.info {
+            if info.get("BuildahVersion").is_some() {
+                return Some(format!(
+                    "/info has Podman's BuildahVersion {}, ServerVersion {}, DockerRootDir {}",
+                    s(info.get("BuildahVersion")),
+                    s(info.get("ServerVersion")),
+                    s(info.get("DockerRootDir"))
+                ));
+            }
+            if let Some(b) = info.get("host").and_then(|h| h.get("buildahVersion")) {
+                return Some(format!(
+                    "the docker CLI answered with `podman info`: host.buildahVersion {}, version.Version {}",
+                    s(Some(b)),
+                    s(info.get("version").and_then(|v| v.get("Version")))
+                ));
+            }
+        }
+        let components = self.version?.get("Components")?.as_array()?;
+        components.iter().find_map(|c| {
+            let name = c.get("Name")?.as_str()?;
+            name.contains("Podman").then(|| {
+                format!(
+                    "/version names the component {name:?} {}",
+                    s(c.get("Version"))
+                )
+            })
+        })
+    }
+
     /// `Plugins.Authorization` (null when none).
     pub fn authorization_plugins(&self) -> Option<Vec<String>> {
         let plugins = self.info_field("Plugins")?;

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::accounts::Group;
+use crate::api::Api;
 use crate::auditrules::{parse_rules, WatchRule};
 use crate::mode::StatEntry;
 use crate::mounts::{mount_of_from_mountinfo, parse_findmnt_raw, Mount};
@@ -113,8 +114,13 @@ pub struct FileFact {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ApiFacts {
-    /// `curl` or `docker-cli`.
+    /// Which one answered: `curl` or `docker-cli` (the CLI is asked when
+    /// curl is missing or gave no JSON).
     pub via: Option<String>,
+    /// The Docker socket the probe asked (`/var/run/docker.sock`).
+    pub socket: Option<String>,
+    /// Why curl gave no JSON, when the CLI was asked after it.
+    pub curl_error: Option<String>,
     /// `GET /info` as the daemon answered it.
     pub info: Option<Value>,
     pub info_error: Option<String>,
@@ -198,6 +204,17 @@ impl Facts {
 
     pub fn mount_of(&self, path: &str) -> Option<&MountFact> {
         self.mounts.iter().find(|m| m.path == path)
+    }
+
+    /// What shows that the Docker socket is served by Podman, not dockerd
+    /// (see [`Api::podman`]); `None` for a Docker engine or no answer.
+    pub fn podman(&self) -> Option<String> {
+        Api::new(self.api.info.as_ref(), self.api.version.as_ref()).podman()
+    }
+
+    /// The Docker socket the probe asked.
+    pub fn docker_socket(&self) -> &str {
+        self.api.socket.as_deref().unwrap_or("/var/run/docker.sock")
     }
 
     /// The mount holding `path`: the probe's answer for it, else, for a
@@ -285,6 +302,8 @@ struct RawUnit {
 #[serde(default)]
 struct RawApi {
     via: Option<String>,
+    socket: Option<String>,
+    curl_error: Option<String>,
     info: Option<Value>,
     info_error: Option<String>,
     version: Option<Value>,
@@ -431,6 +450,8 @@ pub fn parse_facts(json: &str) -> Result<Facts, FactsError> {
         files: raw.files,
         api: ApiFacts {
             via: raw.api.via,
+            socket: raw.api.socket,
+            curl_error: raw.api.curl_error,
             info: raw.api.info.filter(|v| !v.is_null()),
             info_error: raw.api.info_error,
             version: version.filter(|v| !v.is_null()),
@@ -505,7 +526,12 @@ fn unit_facts(raw: &RawUnit) -> UnitFacts {
     for (k, v) in &show {
         if !matches!(
             k.as_str(),
-            "FragmentPath" | "DropInPaths" | "EnvironmentFiles" | "ExecStart" | "Listen"
+            "FragmentPath"
+                | "DropInPaths"
+                | "EnvironmentFiles"
+                | "EnvironmentFile"
+                | "ExecStart"
+                | "Listen"
         ) {
             if let Some(last) = v.last() {
                 properties.insert(k.clone(), last.clone());
@@ -518,16 +544,16 @@ fn unit_facts(raw: &RawUnit) -> UnitFacts {
         drop_in_paths: first("DropInPaths")
             .map(|v| v.split_whitespace().map(str::to_string).collect())
             .unwrap_or_default(),
-        environment_files: show
-            .get("EnvironmentFiles")
-            .map(|v| {
-                v.iter()
-                    .filter_map(|e| e.split(" (").next())
-                    .filter(|e| !e.is_empty())
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default(),
+        // systemd 219 (CentOS 7) prints `EnvironmentFile=`, later ones
+        // `EnvironmentFiles=`.
+        environment_files: ["EnvironmentFiles", "EnvironmentFile"]
+            .iter()
+            .filter_map(|k| show.get(*k))
+            .flatten()
+            .filter_map(|e| e.split(" (").next())
+            .filter(|e| !e.is_empty())
+            .map(str::to_string)
+            .collect(),
         exec_start: first("ExecStart"),
         listen: show
             .get("Listen")
@@ -624,6 +650,31 @@ mod tests {
         );
         let m = f.mount_of("/var/lib").unwrap().mount.as_ref().unwrap();
         assert_eq!((m.target.as_str(), m.source.as_str()), ("/", "/dev/sda1"));
+    }
+
+    #[test]
+    fn environment_files_in_both_systemd_spellings() {
+        // systemd 219 (CentOS 7) prints `EnvironmentFile=` once per file;
+        // later ones print `EnvironmentFiles=`.
+        let doc = |show: &str| {
+            let raw = serde_json::json!({
+                "probe_version": 2,
+                "systemd": {"service": {"show": show}}
+            });
+            parse_facts(&raw.to_string()).unwrap().service
+        };
+        let old = doc("FragmentPath=/usr/lib/systemd/system/docker.service\nEnvironmentFile=/etc/sysconfig/docker (ignore_errors=yes)\nEnvironmentFile=/etc/sysconfig/docker-storage (ignore_errors=yes)\nExecStart={ path=/usr/bin/dockerd-current ; argv[]=/usr/bin/dockerd-current $OPTIONS ; ignore_errors=no ; start_time=[n/a] ; stop_time=[n/a] ; pid=0 ; code=(null) ; status=0/0 }");
+        assert_eq!(
+            old.environment_files,
+            ["/etc/sysconfig/docker", "/etc/sysconfig/docker-storage"]
+        );
+        assert!(!old.properties.contains_key("EnvironmentFile"));
+        let new = doc("FragmentPath=/lib/systemd/system/docker.service\nEnvironmentFiles=/etc/default/docker (ignore_errors=yes)");
+        assert_eq!(new.environment_files, ["/etc/default/docker"]);
+        assert!(!new.properties.contains_key("EnvironmentFiles"));
+        assert!(doc("FragmentPath=/x\nEnvironmentFiles=")
+            .environment_files
+            .is_empty());
     }
 
     #[test]

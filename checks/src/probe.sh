@@ -14,6 +14,19 @@
 #   all interpretation, so this script stays small and dumb on purpose.
 #   The crude option scanning below only decides WHICH files to stat/read.
 
+# bash (sh on CentOS and RHEL) reads a script on a pipe a byte per read(2),
+# ~30,000 of them for this one (dash and busybox read 8 KiB blocks); its `.`
+# reads the pipe in blocks to its end, and the probe exits there. An old
+# bash whose `.` reads st_size bytes, none of a pipe, returns and goes on
+# reading stdin as before.
+if [ -n "${BASH_VERSION:-}" ] && [ -p /proc/self/fd/0 ]; then
+  case $- in *s*) . /proc/self/fd/0 ;; esac
+fi
+
+# The rest of the probe is one brace group, its stdin /dev/null: the shell
+# parses all of it before running any (the harness sends it on stdin,
+# `sh -s`), and no command inside can read, and so eat, the script.
+{
 LC_ALL=C
 export LC_ALL
 # cd -P below resolves paths; a CDPATH would make it print them.
@@ -151,17 +164,62 @@ UNIT_PROPS="-p FragmentPath -p DropInPaths -p EnvironmentFiles -p ExecStart -p L
 # Builtins over /proc rather than pidof: one exec costs more under emulation
 # than reading every process's comm. Found first, so that reading its
 # command line and executable can start with the other slow commands.
+# comm is the name the program was started by, so a daemon is also found by
+# its executable: RHEL's docker 1.13 runs /usr/bin/dockerd-current, and a
+# dockerd may be started through a link of another name. test -ef against
+# the dockerd* programs installed (two stats per process, no exec); the
+# dockerd-rootless*.sh scripts run as their shell, never as dockerd.
+dockerd_bins=""
+for f in /usr/bin/dockerd* /usr/sbin/dockerd* /usr/local/bin/dockerd* /usr/local/sbin/dockerd*; do
+  case $f in *'*' | *.sh) continue ;; esac
+  [ -f "$f" ] && dockerd_bins="$dockerd_bins $f"
+done
 pids=""
 for d in /proc/[0-9]*; do
   comm=""
   # stderr first: a process that ended since the glob leaves no file.
   read -r comm 2>/dev/null <"$d/comm" || continue
-  [ "$comm" = dockerd ] && pids="$pids ${d#/proc/}"
+  if [ "$comm" = dockerd ]; then
+    pids="$pids ${d#/proc/}"
+    continue
+  fi
+  for f in $dockerd_bins; do
+    if [ "$d/exe" -ef "$f" ]; then
+      pids="$pids ${d#/proc/}"
+      continue 2
+    fi
+  done
+  # A dockerd-* outside those folders (comm holds 15 characters); the exec
+  # runs only for such a name. dockerd-rootles is the rootless script's.
+  case $comm in
+    dockerd-rootles) ;;
+    dockerd?*)
+      _x=$(readlink "$d/exe" 2>/dev/null </dev/null)
+      case ${_x##*/} in dockerd*) pids="$pids ${d#/proc/}" ;; esac ;;
+  esac
 done
 # shellcheck disable=SC2086
 set -- $pids
 pids="$*"
 pid=${1:-}
+# A rootless dockerd (CIS 2.1) runs as its user, under rootlesskit, with
+# its socket in that user's runtime folder. Where every dockerd found runs
+# as a user (no rootful one, whose stale socket file may well be left), and
+# no test names a socket, the daemon is asked there. Builtins only.
+if [ -z "${SHIPSHAPE_DOCKER_SOCK:-}" ] && [ -n "$pid" ]; then
+  _user_sock=""
+  for _p in $pids; do
+    _uid=""
+    while read -r _k _v _rest; do
+      [ "$_k" = Uid: ] && { _uid=$_v; break; }
+    done 2>/dev/null <"/proc/$_p/status"
+    if [ "$_uid" = 0 ]; then _user_sock=""; break; fi
+    if [ -z "$_user_sock" ] && [ -n "$_uid" ] && [ -S "/run/user/$_uid/docker.sock" ]; then
+      _user_sock=/run/user/$_uid/docker.sock
+    fi
+  done
+  [ -n "$_user_sock" ] && sock=$_user_sock
+fi
 
 # apt-cache asks `dpkg --print-foreign-architectures` for the architectures,
 # up to five times per run, unless told them. dpkg's own list of them is
@@ -344,7 +402,8 @@ while IFS= read -r l; do
   case $l in
     FragmentPath=*) svc_frag=${l#FragmentPath=} ;;
     DropInPaths=*) svc_dropins=${l#DropInPaths=} ;;
-    EnvironmentFiles=*) v=${l#EnvironmentFiles=}; add_line svc_envfiles "${v%% (*}" ;;
+    # systemd 219 (CentOS 7) prints EnvironmentFile=, later ones EnvironmentFiles=.
+    EnvironmentFiles=* | EnvironmentFile=*) v=${l#*=}; add_line svc_envfiles "${v%% (*}" ;;
     ExecStart=*) svc_exec=$l ;;
   esac
 done <<EOF
@@ -572,13 +631,19 @@ if have curl && [ -S "$sock" ]; then
     fi
     if [ "$ep" = info ]; then info=$body info_err=$err; else version=$body version_err=$err; fi
   done
-elif have docker; then
+fi
+# The CLI when curl is missing or gave no JSON: curl before 7.40 (CentOS 7
+# has 7.29) has no --unix-socket and exits 2. Only then: the CLI is one more
+# exec of a large program. curl's error is kept beside the CLI's answer.
+curl_err=""
+if [ -z "$info" ] && have docker; then
+  [ "$api_via" = curl ] && curl_err=$info_err
   api_via=docker-cli
   # The CLI prints its JSON on one stdout line even when the daemon is down
   # (then with empty server fields), and the error on stderr: keep the JSON
   # only when the command succeeded, and the other lines as the error.
   for ep in $API_ENDPOINTS; do
-    out=$(docker "$ep" --format '{{json .}}' 2>&1)
+    out=$(docker -H "unix://$sock" "$ep" --format '{{json .}}' 2>&1 </dev/null)
     rc=$?
     body="" err=""
     while IFS= read -r l; do
@@ -600,7 +665,7 @@ EOF
     fi
     if [ "$ep" = info ]; then info=$body info_err=$err; else version=$body version_err=$err; fi
   done
-else
+elif [ -z "$api_via" ]; then
   info_err="neither curl with $sock nor the docker CLI is available"
 fi
 root_dir=""
@@ -745,10 +810,13 @@ if have rpm; then
   rpm_out=$(rpm -q --qf '%{NAME} %{EPOCH}:%{VERSION}-%{RELEASE}\n' docker-ce docker moby-engine 2>/dev/null)
 fi
 # -C: cache only, so the probe never reaches the network or refreshes metadata.
+# exit_on_lock: both take their lock even with -C (dnf 4 its metadata lock),
+# and yum polls for a held one forever, past the probe's time limit: a
+# running yum or dnf-makecache leaves the update unknown instead.
 if have dnf; then
-  yum_out=$(dnf -C -q list --upgrades docker-ce docker moby-engine 2>/dev/null)
+  yum_out=$(dnf -C -q --setopt=exit_on_lock=1 list --upgrades docker-ce docker moby-engine 2>/dev/null </dev/null)
 elif have yum; then
-  yum_out=$(yum -C -q list updates docker-ce docker 2>/dev/null)
+  yum_out=$(yum -C -q --setopt=exit_on_lock=1 list updates docker-ce docker 2>/dev/null </dev/null)
 fi
 
 # Every background result has been read: their folder goes now, beside the
@@ -761,9 +829,12 @@ if [ -n "$bg_dir" ]; then
 fi
 
 # ---------------------------------------------------------------- misc
-userns_max=""
+# A number in /proc/sys reads as EOF past offset 0, so the shell's `read`
+# (a byte per read(2)) got its first digit only ("7" of 7822 on debian-12
+# under dash): the final awk embeds the file (see J_FINAL).
+userns_max="" userns_file=""
 if [ -r /proc/sys/user/max_user_namespaces ]; then
-  read -r userns_max </proc/sys/user/max_user_namespaces
+  userns_file=/proc/sys/user/max_user_namespaces
 elif have sysctl; then
   userns_max=$(sysctl -n user.max_user_namespaces 2>/dev/null)
 fi
@@ -852,6 +923,8 @@ printf ',"daemon_json_path":'; js "$daemon_json"
 printf ',"files":['
 each_json "$read_list" file_json
 printf '],"api":{"via":'; jsn "$api_via"
+printf ',"socket":'; js "$sock"
+printf ',"curl_error":'; jsn "$curl_err"
 printf ',"info":%s,"info_error":' "${info:-null}"; jsn "$info_err"
 printf ',"version":%s,"version_error":' "${version:-null}"; jsn "$version_err"
 printf '},"groups":['
@@ -873,9 +946,11 @@ printf ',"packages":{"dpkg":'; jsn "$dpkg_out"
 printf ',"apt_policy":'; jsn "$apt_out"
 printf ',"rpm":'; jsn "$rpm_out"
 printf ',"yum_updates":'; jsn "$yum_out"
-printf '},"sysctl":{"user.max_user_namespaces":'; jsn "$userns_max"
+printf '},"sysctl":{"user.max_user_namespaces":'
+if [ -n "$userns_file" ]; then printf '\033%s\037' "$userns_file"; else jsn "$userns_max"; fi
 printf '}}\n'
 } | awk "$J_FINAL"
 status=$?
 [ -z "$rm_pid" ] || wait "$rm_pid"
 exit "$status"
+} </dev/null

@@ -7,6 +7,7 @@ use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::{RwLock, RwLockReadGuard};
 
 use shipshape_checks::{parse_facts, PROBE_SH};
 
@@ -17,8 +18,21 @@ fn have(tool: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// The fake daemons of `dockerd_is_found_by_its_executable` would be the
+/// dockerd of every other probe run: they live while no other probe runs.
+static FAKE_DAEMONS: RwLock<()> = RwLock::new(());
+
+fn no_fake_daemons() -> RwLockReadGuard<'static, ()> {
+    FAKE_DAEMONS.read().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Runs the probe the way the harness does (`sh -s` reading stdin).
 fn run_probe(shell: &[&str], path_prefix: Option<&Path>, env: &[(&str, &str)]) -> String {
+    let _guard = no_fake_daemons();
+    run_probe_now(shell, path_prefix, env)
+}
+
+fn run_probe_now(shell: &[&str], path_prefix: Option<&Path>, env: &[(&str, &str)]) -> String {
     let mut cmd = Command::new(shell[0]);
     cmd.args(&shell[1..]).arg("-s");
     cmd.envs(env.iter().copied());
@@ -58,6 +72,9 @@ fn probe_is_posix_sh() {
     if have("busybox") {
         shells.push(vec!["busybox", "sh", "-n"]);
     }
+    if have("bash") {
+        shells.push(vec!["bash", "-n"]);
+    }
     for sh in shells {
         let st = Command::new(sh[0])
             .args(&sh[1..])
@@ -80,6 +97,9 @@ fn probe_runs_on_this_host() {
     }
     if have("busybox") {
         shells.push(vec!["busybox", "sh"]);
+    }
+    if have("bash") {
+        shells.push(vec!["bash"]);
     }
     for sh in shells {
         let out = run_probe(&sh, None, &[]);
@@ -108,6 +128,20 @@ fn probe_runs_on_this_host() {
         }
         assert!(facts.file("/etc/os-release").is_some());
     }
+}
+
+/// The shells the probe is run under: sh, and dash, busybox sh and bash
+/// where present (bash is sh on CentOS and RHEL).
+fn shells() -> Vec<Vec<&'static str>> {
+    [
+        vec!["sh"],
+        vec!["dash"],
+        vec!["busybox", "sh"],
+        vec!["bash"],
+    ]
+    .into_iter()
+    .filter(|s| have(s[0]))
+    .collect()
 }
 
 struct TempDir(PathBuf);
@@ -183,7 +217,8 @@ done"#,
     let json_line = INFO
         .replace("/var/lib/docker", root_dir.to_str().unwrap())
         .replace('\'', "'\\''");
-    fake(&bin, "docker", &format!("case \"$1\" in info) printf '%s\\n' '{json_line}' ;; version) printf '%s\\n' '{{\"Client\":{{\"Version\":\"20.10.24\"}},\"Server\":{{\"Version\":\"20.10.24+dfsg1\",\"Experimental\":false}}}}' ;; esac"));
+    // The probe names the socket first: `docker -H unix://SOCK info`.
+    fake(&bin, "docker", &format!("[ \"$1\" = -H ] && shift 2\ncase \"$1\" in info) printf '%s\\n' '{json_line}' ;; version) printf '%s\\n' '{{\"Client\":{{\"Version\":\"20.10.24\"}},\"Server\":{{\"Version\":\"20.10.24+dfsg1\",\"Experimental\":false}}}}' ;; esac"));
     // Like curl with `-w "\n@@code=%{http_code}@@\n"`: for each URL the body
     // (with the API's own newline), then the write-out.
     fake(
@@ -215,10 +250,7 @@ esac"#,
     );
     fake(&bin, "dpkg-query", "exit 1");
 
-    let shells: Vec<Vec<&str>> = [vec!["sh"], vec!["dash"], vec!["busybox", "sh"]]
-        .into_iter()
-        .filter(|s| have(s[0]))
-        .collect();
+    let shells = shells();
     // A socket of our own selects the curl path; a missing one the CLI path.
     let sock = tmp.0.join("docker.sock");
     let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
@@ -292,5 +324,240 @@ esac"#,
         let lookup = |p: &str| f.stat.entries.iter().find(|e| e.path == p).cloned();
         assert!(lookup(unit_s).unwrap().symlink, "{sh:?}");
         assert!(!lookup(real.to_str().unwrap()).unwrap().symlink, "{sh:?}");
+    }
+}
+
+/// Runs the probe under each shell with `bin` first on PATH and the Docker
+/// socket at `sock`, and parses what it printed.
+fn probe_facts(bin: &Path, sock: &Path) -> Vec<(Vec<&'static str>, shipshape_checks::Facts)> {
+    let _guard = no_fake_daemons();
+    probe_facts_now(bin, sock)
+}
+
+fn probe_facts_now(bin: &Path, sock: &Path) -> Vec<(Vec<&'static str>, shipshape_checks::Facts)> {
+    shells()
+        .into_iter()
+        .map(|sh| {
+            let out = run_probe_now(
+                &sh,
+                Some(bin),
+                &[("SHIPSHAPE_DOCKER_SOCK", sock.to_str().unwrap())],
+            );
+            let f = parse_facts(&out).unwrap_or_else(|e| panic!("{sh:?}: {e}\n{out}"));
+            (sh, f)
+        })
+        .collect()
+}
+
+#[test]
+fn curl_without_unix_socket_falls_back_to_the_docker_cli() {
+    // curl 7.29 (CentOS 7) has no --unix-socket: it says so and exits 2.
+    let tmp = TempDir::new("oldcurl");
+    let bin = tmp.0.join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    fake(
+        &bin,
+        "curl",
+        "echo 'curl: option --unix-socket: is unknown' >&2\necho \"curl: try 'curl --help' or 'curl --manual' for more information\" >&2\nexit 2",
+    );
+    let info = INFO.replace('\'', "'\\''");
+    fake(
+        &bin,
+        "docker",
+        &format!("[ \"$1\" = -H ] && shift 2\ncase \"$1\" in info) printf '%s\\n' '{info}' ;; *) exit 1 ;; esac"),
+    );
+    let sock = tmp.0.join("docker.sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    for (sh, f) in probe_facts(&bin, &sock) {
+        assert_eq!(f.api.via.as_deref(), Some("docker-cli"), "{sh:?}");
+        let curl = f.api.curl_error.as_deref().unwrap_or_default();
+        assert!(
+            curl.starts_with("curl exit 2: ") && curl.contains("--unix-socket"),
+            "{sh:?}: {curl}"
+        );
+        assert_eq!(f.api.info_error, None, "{sh:?}");
+        assert_eq!(f.api.info.as_ref().unwrap()["Driver"], "overlay2");
+        assert_eq!(f.api.socket.as_deref(), sock.to_str());
+        // /info was read: the storage driver is known, not left to a person.
+        let findings = shipshape_checks::audit(&f, &shipshape_checks::Policy::default());
+        let aufs = findings.iter().find(|x| x.id == "no-aufs").unwrap();
+        assert!(aufs.verdict.is_pass(), "{sh:?}: {aufs:?}");
+    }
+    // Both failing: the CLI's error is the answer's, curl's is kept beside it.
+    fake(
+        &bin,
+        "docker",
+        "echo 'Cannot connect to the Docker daemon' >&2; exit 1",
+    );
+    for (sh, f) in probe_facts(&bin, &sock) {
+        assert_eq!(f.api.via.as_deref(), Some("docker-cli"), "{sh:?}");
+        assert!(f.api.info.is_none());
+        assert_eq!(
+            f.api.info_error.as_deref(),
+            Some("docker info exit 1: Cannot connect to the Docker daemon")
+        );
+        assert!(f.api.curl_error.unwrap().contains("--unix-socket"));
+    }
+}
+
+#[test]
+fn dockerd_is_found_by_its_executable() {
+    // RHEL's docker 1.13 runs dockerd-current; a script named dockerd-*
+    // (dockerd-rootless.sh) runs as its shell and is no daemon.
+    let _alone = FAKE_DAEMONS.write().unwrap_or_else(|e| e.into_inner());
+    let tmp = TempDir::new("dockerd-exe");
+    let bin = tmp.0.join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    let sleep = Command::new("sh")
+        .args(["-c", "command -v sleep"])
+        .output()
+        .unwrap();
+    let sleep = String::from_utf8(sleep.stdout).unwrap();
+    let daemon = tmp.0.join("dockerd-current");
+    fs::copy(sleep.trim(), &daemon).unwrap();
+    let script = tmp.0.join("dockerd-rootless.sh");
+    fs::write(&script, "#!/bin/sh\nsleep 60\n").unwrap();
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let d = Kill(Command::new(&daemon).arg("60").spawn().unwrap());
+    let s = Kill(Command::new(&script).spawn().unwrap());
+    // comm is set at exec: wait until both show their own names.
+    for _ in 0..100 {
+        let comm = |p: u32| fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default();
+        if comm(d.0.id()).trim() == "dockerd-current"
+            && comm(s.0.id()).starts_with("dockerd-rootles")
+        {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    for (sh, f) in probe_facts_now(&bin, &tmp.0.join("absent.sock")) {
+        assert!(
+            f.dockerd.pids.contains(&d.0.id()),
+            "{sh:?}: {:?}",
+            f.dockerd
+        );
+        assert!(
+            !f.dockerd.pids.contains(&s.0.id()),
+            "{sh:?}: {:?}",
+            f.dockerd
+        );
+    }
+}
+
+#[test]
+fn systemd_219_environment_file_is_read() {
+    // systemd 219 (CentOS 7) prints EnvironmentFile=, later ones
+    // EnvironmentFiles=; the unit itself names no file here.
+    let tmp = TempDir::new("sd219");
+    let bin = tmp.0.join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    let unit = tmp.0.join("docker.service");
+    fs::write(
+        &unit,
+        "[Service]\nExecStart=/usr/bin/dockerd-current $OPTIONS\n",
+    )
+    .unwrap();
+    let env = tmp.0.join("docker");
+    fs::write(&env, "OPTIONS='--selinux-enabled --log-driver=journald'\n").unwrap();
+    fake(
+        &bin,
+        "systemctl",
+        &format!(
+            r#"sep=
+for u in "$@"; do
+  case $u in
+  docker.service) printf "$sep"'FragmentPath={unit}\nDropInPaths=\nEnvironmentFile={env} (ignore_errors=yes)\nActiveState=active\n'; sep='\n' ;;
+  docker.socket) printf "$sep"'ActiveState=inactive\n'; sep='\n' ;;
+  esac
+done"#,
+            unit = unit.display(),
+            env = env.display()
+        ),
+    );
+    let env_s = env.to_str().unwrap();
+    for (sh, f) in probe_facts(&bin, &tmp.0.join("absent.sock")) {
+        assert_eq!(f.service.environment_files, [env_s], "{sh:?}");
+        assert!(
+            f.content(env_s).unwrap().contains("--selinux-enabled"),
+            "{sh:?}"
+        );
+        assert!(!f.service.properties.contains_key("EnvironmentFile"));
+    }
+}
+
+#[test]
+fn a_command_that_reads_stdin_cannot_eat_the_probe() {
+    // The script comes on stdin; bash reads it a byte at a time, so before
+    // the probe gave its commands /dev/null, this rpm read the rest of it.
+    let tmp = TempDir::new("stdin");
+    let bin = tmp.0.join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    fake(
+        &bin,
+        "rpm",
+        "cat >/dev/null\necho 'docker-ce 3:26.1.4-1.el7'",
+    );
+    fake(&bin, "docker", "cat >/dev/null\nexit 1");
+    for (sh, f) in probe_facts(&bin, &tmp.0.join("absent.sock")) {
+        let ce = f.packages.iter().find(|p| p.name == "docker-ce");
+        assert!(ce.is_some(), "{sh:?}: {:?}", f.packages);
+        assert!(f.api.info_error.unwrap().starts_with("docker info exit 1"));
+    }
+    // bash with the script as a regular file on stdin (it can seek, so it
+    // reads blocks itself) and as a file argument.
+    if have("bash") {
+        let _guard = no_fake_daemons();
+        let file = concat!(env!("CARGO_MANIFEST_DIR"), "/src/probe.sh");
+        let path = format!(
+            "{}:{}",
+            bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        for args in [vec!["-s"], vec![file]] {
+            let out = Command::new("bash")
+                .args(&args)
+                .env("PATH", &path)
+                .stdin(fs::File::open(file).unwrap())
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{args:?}");
+            let f = parse_facts(&String::from_utf8(out.stdout).unwrap()).unwrap();
+            assert!(f.packages.iter().any(|p| p.name == "docker-ce"), "{args:?}");
+        }
+    }
+}
+
+/// Podman's compat /info (see tests/fixtures/README.md).
+const PODMAN_INFO: &str = include_str!("fixtures/constructed/podman_4.3.1_compat_info.json");
+
+#[test]
+fn a_socket_served_by_podman_is_told_apart() {
+    let tmp = TempDir::new("podman");
+    let bin = tmp.0.join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    fake(
+        &bin,
+        "curl",
+        &format!(
+            "printf '%s\\n\\n@@code=200@@\\n' '{}'",
+            PODMAN_INFO.trim_end()
+        ),
+    );
+    let sock = tmp.0.join("docker.sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    for (sh, f) in probe_facts(&bin, &sock) {
+        assert_eq!(f.api.via.as_deref(), Some("curl"), "{sh:?}");
+        let why = f
+            .podman()
+            .unwrap_or_else(|| panic!("{sh:?}: not told apart"));
+        assert!(why.contains("BuildahVersion 1.28.2"), "{why}");
+        assert_eq!(f.docker_socket(), sock.to_str().unwrap());
     }
 }

@@ -764,7 +764,10 @@ pub(super) fn rootless(ctx: &Ctx) -> Outcome {
     }
     match ctx.api.has_security_option("rootless") {
         Some(true) => {
-            ev.push("/info SecurityOptions: name=rootless (dockerd runs in rootlesskit's user namespace)".into());
+            ev.push(format!(
+                "/info on {}: SecurityOptions name=rootless (dockerd runs in rootlesskit's user namespace, as its user)",
+                f.docker_socket()
+            ));
             Outcome::pass(ev)
         }
         Some(false) => {
