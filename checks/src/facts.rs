@@ -114,8 +114,8 @@ pub struct FileFact {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ApiFacts {
-    /// Which one answered: `curl` or `docker-cli` (the CLI is asked when
-    /// curl is missing or gave no JSON).
+    /// Whose answer `info` and `info_error` hold: `curl`, or `docker-cli`
+    /// when curl is missing or gave no JSON (then `curl_error` says why).
     pub via: Option<String>,
     /// The Docker socket the probe asked (`/var/run/docker.sock`).
     pub socket: Option<String>,

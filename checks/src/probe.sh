@@ -527,7 +527,8 @@ $kv
 EOF
 fi
 case $a_seccomp in '' | unconfined | builtin | default) ;; *) add_line read_list "$a_seccomp" ;; esac
-for f in /etc/audit/audit.rules /etc/audit/rules.d/*.rules; do
+# shipshape-late.d: the watches under /run, loaded after containerd at boot.
+for f in /etc/audit/audit.rules /etc/audit/rules.d/*.rules /etc/audit/shipshape-late.d/*.rules; do
   [ -f "$f" ] && add_line read_list "$f"
 done
 
@@ -645,9 +646,18 @@ if [ -z "$info" ] && have docker; then
   for ep in $API_ENDPOINTS; do
     out=$(docker -H "unix://$sock" "$ep" --format '{{json .}}' 2>&1 </dev/null)
     rc=$?
-    body="" err=""
+    body="" err="" _json=0
+    # podman-docker's docker is `podman`, whose {{json .}} is indented over
+    # lines from a lone "{" to a lone "}" (4.3.1): joined, as a newline in
+    # JSON only ever stands between tokens.
     while IFS= read -r l; do
+      if [ "$_json" = 1 ]; then
+        body=$body$l
+        [ "$l" = '}' ] && _json=0
+        continue
+      fi
       case $l in
+        '{') body=$l _json=1 ;;
         '{'*) body=$l ;;
         *) err="$err${err:+$nl}$l" ;;
       esac

@@ -47,6 +47,21 @@ fn podman_compat_version_is_podman() {
 }
 
 #[test]
+fn a_vm_capture_with_podman_on_the_docker_socket_is_podman() {
+    // debian-12 with podman 4.3.1 serving /var/run/docker.sock, read by curl.
+    let p =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/debian-12/probe-podman.json");
+    let f = parse_facts(&std::fs::read_to_string(p).unwrap()).unwrap();
+    assert_eq!(f.api.via.as_deref(), Some("curl"));
+    assert!(f.dockerd.pids.is_empty());
+    assert_eq!(
+        f.podman().unwrap(),
+        "/info has Podman's BuildahVersion 1.28.2, ServerVersion 4.3.1, DockerRootDir /var/lib/containers/storage"
+    );
+    assert_eq!(f.docker_socket(), "/var/run/docker.sock");
+}
+
+#[test]
 fn docker_engines_are_not_podman() {
     for platform in ["debian-12", "debian-13"] {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -54,6 +69,9 @@ fn docker_engines_are_not_podman() {
             .join(platform);
         for entry in std::fs::read_dir(dir).unwrap() {
             let p = entry.unwrap().path();
+            if p.ends_with("probe-podman.json") {
+                continue;
+            }
             let f = parse_facts(&std::fs::read_to_string(&p).unwrap()).unwrap();
             assert!(f.api.info.is_some() || f.api.version.is_some(), "{p:?}");
             assert_eq!(f.podman(), None, "{p:?}");

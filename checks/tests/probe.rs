@@ -561,3 +561,37 @@ fn a_socket_served_by_podman_is_told_apart() {
         assert_eq!(f.docker_socket(), sock.to_str().unwrap());
     }
 }
+
+#[test]
+fn podman_docker_cli_is_told_apart() {
+    // podman-docker's `docker` runs podman, whose `info --format '{{json .}}'`
+    // prints `podman info` indented over many lines (4.3.1), after a notice
+    // on stderr.
+    let tmp = TempDir::new("podman-cli");
+    let bin = tmp.0.join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    let native: serde_json::Value =
+        serde_json::from_str(include_str!("fixtures/constructed/podman_4.3.1_info.json")).unwrap();
+    let pretty = tmp.0.join("info.json");
+    fs::write(
+        &pretty,
+        serde_json::to_string_pretty(&native).unwrap() + "\n",
+    )
+    .unwrap();
+    fake(
+        &bin,
+        "docker",
+        &format!(
+            "echo 'Emulate Docker CLI using podman. Create /etc/containers/nodocker to quiet msg.' >&2\ncat '{}'",
+            pretty.display()
+        ),
+    );
+    for (sh, f) in probe_facts(&bin, &tmp.0.join("absent.sock")) {
+        assert_eq!(f.api.via.as_deref(), Some("docker-cli"), "{sh:?}");
+        assert_eq!(f.api.info.as_ref(), Some(&native), "{sh:?}");
+        let why = f
+            .podman()
+            .unwrap_or_else(|| panic!("{sh:?}: not told apart"));
+        assert!(why.contains("host.buildahVersion 1.28.2"), "{why}");
+    }
+}

@@ -217,7 +217,12 @@ fn template_context(
         "facts": {
             "group_remove": group_remove,
             "docker_root": docker_root,
-            "audit_paths": audit_paths,
+            // Watches under /run cannot be loaded at boot (the folder is made
+            // by containerd later, and auditd 4 does not start at all when a
+            // rule fails to load): they go to a file of their own that a
+            // oneshot unit loads once containerd and dockerd are up.
+            "audit_paths": audit_paths.iter().filter(|p| !p.starts_with("/run/")).collect::<Vec<_>>(),
+            "late_audit_paths": audit_paths.iter().filter(|p| p.starts_with("/run/")).collect::<Vec<_>>(),
             "storage_opts_without_basesize": storage_opts.to_string(),
         }
     })
