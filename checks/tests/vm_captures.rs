@@ -170,6 +170,8 @@ fn debian_12_after_daemon_json_and_audit_rules() {
             ("docker-root-mount", "fail"),
             ("audit-etc-sysconfig-docker", "not-applicable"),
             ("host-hardening", "manual"),
+            // The capture's dockerd is rootful: CIS 2.1 is left for review.
+            ("rootless", "manual"),
             ("userns-remap", "fail"),
             ("authz-plugin", "manual"),
             ("legacy-registry", "not-applicable"),
