@@ -224,37 +224,11 @@ async fn audit_step(
     let run = audit::run(&Conn::Ssh(session), policy).await;
     let name = format!("{phase}: audit expects {expect:?}").to_lowercase();
     match run {
-        Ok(run) if sc.is_converge() => {
-            let (output, verdict) = judge_host(sc, &run, expect);
-            rec.push(
-                name,
-                "audit (probe over one exec)".into(),
-                output,
-                started,
-                verdict,
-            )?;
-            Ok(run)
-        }
         Ok(run) => {
-            let finding = run.findings.iter().find(|f| f.id == sc.control);
-            let (output, verdict) = match finding {
-                Some(f) => {
-                    let text = format!("{}: {:?}\n{}", f.id, f.verdict, f.evidence.join("\n"));
-                    let v = if expect_matches(expect, &f.verdict) {
-                        Ok(())
-                    } else {
-                        Err(format!(
-                            "verdict {:?}, expected {expect:?}; evidence: {}",
-                            f.verdict,
-                            f.evidence.join(" | ")
-                        ))
-                    };
-                    (text, v)
-                }
-                None => (
-                    String::new(),
-                    Err(format!("the audit has no control `{}`", sc.control)),
-                ),
+            let (output, verdict) = if sc.is_converge() {
+                judge_host(sc, &run, expect)
+            } else {
+                judge_control(sc, &run, expect)
             };
             rec.push(
                 name,
@@ -276,6 +250,33 @@ async fn audit_step(
             )?;
             Err(msg)
         }
+    }
+}
+
+/// The scenario's one control: its verdict as expected, with the evidence.
+fn judge_control(
+    sc: &Scenario,
+    run: &audit::AuditRun,
+    expect: Expect,
+) -> (String, Result<(), String>) {
+    match run.findings.iter().find(|f| f.id == sc.control) {
+        Some(f) => {
+            let text = format!("{}: {:?}\n{}", f.id, f.verdict, f.evidence.join("\n"));
+            let v = if expect_matches(expect, &f.verdict) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "verdict {:?}, expected {expect:?}; evidence: {}",
+                    f.verdict,
+                    f.evidence.join(" | ")
+                ))
+            };
+            (text, v)
+        }
+        None => (
+            String::new(),
+            Err(format!("the audit has no control `{}`", sc.control)),
+        ),
     }
 }
 
