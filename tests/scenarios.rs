@@ -112,10 +112,11 @@ fn html_report(board: &Shared) -> Result<(), Failed> {
         for x in &r.results {
             let id = format!("{}--{}", r.label.as_str(), x.scenario)
                 .replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "-");
-            let word = match (x.passed(), x.broken) {
-                (true, _) => "pass",
-                (false, true) => "ERROR",
-                (false, false) => "FAIL",
+            let word = match (x.passed(), x.skipped.is_some(), x.broken) {
+                (true, _, _) => "pass",
+                (false, true, _) => "skipped",
+                (false, false, true) => "ERROR",
+                (false, false, false) => "FAIL",
             };
             let cell = format!("<a href=\"#{id}\">{word}</a>");
             if !dom.contains(&cell) {

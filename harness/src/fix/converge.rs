@@ -301,39 +301,42 @@ async fn prechecks(
 /// systemd's "Started" entries of docker.service since `$SINCE` (seconds of
 /// the epoch, the target's clock), one JSON object a line. `--since` counts
 /// whole seconds, and under the container driver a restart takes less than
-/// one: the start that was current when the run began is told apart by its
+/// one (a prepare step's restart lands in the same second as the fix): every
+/// start already in the journal when the run began is told apart by its
 /// INVOCATION_ID.
-const RESTARTS: &str = "journalctl --since \"@$SINCE\" -o json --no-pager MESSAGE_ID=39f53479d3a045ac8e11786248231fbf UNIT=docker.service 2>/dev/null || true";
+const RESTARTS: &str = "journalctl --since \"@$SINCE\" -o json --no-pager MESSAGE_ID=39f53479d3a045ac8e11786248231fbf UNIT=docker.service 2>/dev/null || true; systemctl show -p InvocationID docker.service | sed 's/^[^=]*=//'";
 
-async fn target_now(conn: &Conn<'_>) -> Result<(String, String), FixError> {
-    let out = conn
-        .exec(
-            "date +%s; systemctl show -p InvocationID docker.service | sed 's/^[^=]*=//'",
-            None,
-            std::time::Duration::from_secs(30),
-        )
-        .await?;
-    let mut l = out.stdout.lines();
-    Ok((
-        l.next().unwrap_or("0").trim().to_string(),
-        l.next().unwrap_or_default().trim().to_string(),
-    ))
+/// The starts of docker.service that were known at one moment.
+struct Starts {
+    /// Seconds of the epoch, on the target's clock.
+    since: String,
+    /// INVOCATION_IDs in the journal since then, and the current one.
+    known: Vec<String>,
+    current: String,
 }
 
-async fn restarts_since(conn: &Conn<'_>, since: &str, invocation: &str) -> Result<u32, FixError> {
+async fn read_starts(conn: &Conn<'_>, since: Option<&str>) -> Result<Starts, FixError> {
+    let since_sh = since.map_or("$(date +%s)".to_string(), str::to_string);
     let out = conn
         .exec(
-            &format!(
-                "SINCE={since}; {RESTARTS}; systemctl show -p InvocationID docker.service | sed 's/^[^=]*=//'"
-            ),
+            &format!("SINCE={since_sh}; echo \"$SINCE\"; {RESTARTS}"),
             None,
             std::time::Duration::from_secs(30),
         )
         .await?;
     let lines: Vec<&str> = out.stdout.lines().collect();
-    let now = lines.last().map(|l| l.trim()).unwrap_or_default();
-    let mut starts: Vec<String> = Vec::new();
-    for l in &lines {
+    let since = lines.first().map(|l| l.trim()).unwrap_or("0").to_string();
+    let current = if lines.len() > 1 {
+        lines
+            .last()
+            .map(|l| l.trim())
+            .unwrap_or_default()
+            .to_string()
+    } else {
+        String::new()
+    };
+    let mut known: Vec<String> = Vec::new();
+    for l in lines.iter().skip(1) {
         let Ok(v) = serde_json::from_str::<serde_json::Value>(l) else {
             continue;
         };
@@ -342,13 +345,28 @@ async fn restarts_since(conn: &Conn<'_>, since: &str, invocation: &str) -> Resul
             .and_then(serde_json::Value::as_str)
             .unwrap_or_default()
             .to_string();
-        if id != invocation && !starts.contains(&id) {
-            starts.push(id);
+        if !known.contains(&id) {
+            known.push(id);
         }
     }
-    let counted = u32::try_from(starts.len()).unwrap_or(u32::MAX);
+    Ok(Starts {
+        since,
+        known,
+        current,
+    })
+}
+
+/// The starts of docker.service after `before` was read.
+async fn restarts_since(conn: &Conn<'_>, before: &Starts) -> Result<u32, FixError> {
+    let after = read_starts(conn, Some(&before.since)).await?;
+    let new = after
+        .known
+        .iter()
+        .filter(|id| **id != before.current && !before.known.contains(id))
+        .count();
+    let counted = u32::try_from(new).unwrap_or(u32::MAX);
     // The journal may have rotated or be off: a new InvocationID is a start.
-    let changed = u32::from(!invocation.is_empty() && now != invocation);
+    let changed = u32::from(!before.current.is_empty() && after.current != before.current);
     Ok(counted.max(changed))
 }
 
@@ -550,7 +568,7 @@ pub async fn converge(
         report.controls = order(results, &asked);
         return Ok(report);
     }
-    let (since, invocation) = target_now(conn).await?;
+    let starts_before = read_starts(conn, None).await?;
     let mut applied_any = false;
     for u in &units {
         for id in &u.controls {
@@ -635,7 +653,7 @@ pub async fn converge(
             }
         }
     }
-    report.restarts = Some(restarts_since(conn, &since, &invocation).await?);
+    report.restarts = Some(restarts_since(conn, &starts_before).await?);
     // The final audit decides "fixed": a change that went in but does not
     // make the control pass is a failure, with the evidence.
     if applied_any {
