@@ -15,7 +15,7 @@ use shipshape_checks::{Policy, Verdict};
 use shipshape_harness::audit::{self, AuditRun};
 use shipshape_harness::driver::{BootOptions, QemuVm};
 use shipshape_harness::fix;
-use shipshape_harness::image;
+
 use shipshape_harness::paths::Home;
 use shipshape_harness::platform::Platform;
 use shipshape_harness::progress::Progress;
@@ -323,7 +323,9 @@ impl Fixture {
         self.rt.block_on(async {
             if slot.is_none() {
                 let progress = Progress::new("debian-12");
-                let img = image::ensure(&self.home, Platform::Debian12, &progress).await?;
+                let img =
+                    shipshape_harness::bake::ensure(&self.home, Platform::Debian12, &progress)
+                        .await?;
                 let name = format!("audit-test-{}-{}", std::process::id(), rand_suffix());
                 let vm = QemuVm::boot(&self.home, &img, BootOptions::new(name)).await?;
                 *slot = Some((vm, Mutex::new(None)));

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use libtest_mimic::{Arguments, Failed, Trial};
 use shipshape_harness::driver::{BootOptions, DriverError, QemuVm};
-use shipshape_harness::image::{self, Image};
+use shipshape_harness::image::Image;
 use shipshape_harness::paths::Home;
 use shipshape_harness::platform::Platform;
 use shipshape_harness::progress::Progress;
@@ -45,7 +45,11 @@ impl Fixture {
             let progress = Progress::new(&format!("image {}", self.platform));
             let img = self
                 .rt
-                .block_on(image::ensure(&self.home, self.platform, &progress))
+                .block_on(shipshape_harness::bake::ensure(
+                    &self.home,
+                    self.platform,
+                    &progress,
+                ))
                 .map_err(|e| format!("image build failed: {e}"))?;
             *slot = Some(img);
         }

@@ -9,7 +9,7 @@ use shipshape_checks::Policy;
 
 use crate::audit;
 use crate::driver::{BootOptions, QemuVm};
-use crate::image;
+
 use crate::paths::Home;
 use crate::platform::Platform;
 use crate::progress::Progress;
@@ -97,10 +97,10 @@ pub async fn run(
         ..Default::default()
     };
     let progress = Progress::new(&format!("bench {platform}"));
-    let image = image::ensure(home, platform, &progress).await?;
+    let image = crate::bake::ensure(home, platform, &progress).await?;
     if want(Part::Image) {
         let t = Instant::now();
-        image::ensure(home, platform, &Progress::hidden()).await?;
+        crate::bake::ensure(home, platform, &Progress::hidden()).await?;
         f.image_warm_s = Some(secs(t.elapsed()));
     }
     let needs_vm = [

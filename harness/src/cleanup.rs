@@ -275,3 +275,39 @@ mod tests {
         assert!(mounts_under(Path::new("/")).contains(&PathBuf::from("/proc")));
     }
 }
+
+/// The process that owns a machine or a folder, told apart from a later
+/// process that got the same pid by its start time.
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct Owner {
+    pub pid: i32,
+    pub start_time: u64,
+}
+
+impl Owner {
+    pub fn current() -> Self {
+        let pid = std::process::id() as i32;
+        Self {
+            pid,
+            start_time: pid_start_time(pid).unwrap_or(0),
+        }
+    }
+
+    pub fn alive(&self) -> bool {
+        pid_alive(self.pid) && pid_start_time(self.pid) == Some(self.start_time)
+    }
+
+    /// Marks a new instance folder as this process's before anything else
+    /// goes in: a run killed before it writes the record leaves a folder the
+    /// next run can tell is orphaned.
+    pub fn claim(dir: &Path) -> std::io::Result<()> {
+        std::fs::write(dir.join(OWNER), serde_json::to_vec(&Self::current())?)
+    }
+
+    pub fn of_folder(dir: &Path) -> Option<Self> {
+        serde_json::from_slice(&std::fs::read(dir.join(OWNER)).ok()?).ok()
+    }
+}
+
+/// The creator of an instance folder, until its record exists.
+const OWNER: &str = "owner.json";

@@ -9,9 +9,9 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 
 use shipshape_harness::cleanup;
+use shipshape_harness::driver::qemu::instance;
 use shipshape_harness::driver::{BootOptions, QemuVm, SshHost};
 use shipshape_harness::image::{self, Image};
-use shipshape_harness::instance;
 use shipshape_harness::paths::Home;
 use shipshape_harness::platform::Platform;
 use shipshape_harness::progress::Progress;
@@ -353,10 +353,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Image(ImageCmd::Build { platform, force }) => {
             let progress = Progress::new(&format!("image {platform}"));
             let image = if force {
-                image::build(&home, platform, &progress).await?
+                shipshape_harness::bake::build(&home, platform, &progress).await?
             } else {
                 let cached = Image::cached(&home, platform).is_some();
-                let image = image::ensure(&home, platform, &progress).await?;
+                let image = shipshape_harness::bake::ensure(&home, platform, &progress).await?;
                 if cached {
                     eprintln!("image {platform}: cached, recipe unchanged");
                 }
@@ -467,7 +467,7 @@ async fn vm(home: &Home, cmd: VmCmd) -> Result<ExitCode> {
             let name = name.unwrap_or_else(|| platform.name().to_string());
             validate_name(&name)?;
             let progress = Progress::new(&format!("vm {name}"));
-            let image = image::ensure(home, platform, &progress).await?;
+            let image = shipshape_harness::bake::ensure(home, platform, &progress).await?;
             progress.stage("booting");
             let started = Instant::now();
             let mut opts = BootOptions::new(&name);
@@ -576,7 +576,7 @@ async fn audit(home: &Home, args: AuditArgs) -> Result<ExitCode> {
             None => match t.parse::<TargetSpec>()? {
                 TargetSpec::Platform(platform) => {
                     let progress = Progress::new(&format!("audit {platform}"));
-                    let image = image::ensure(home, platform, &progress).await?;
+                    let image = shipshape_harness::bake::ensure(home, platform, &progress).await?;
                     progress.stage("booting");
                     let mut opts = BootOptions::new(format!("audit-{}-{}", platform, std::process::id()));
                     opts.snapshot = false;
@@ -768,7 +768,7 @@ async fn test_on_vagrant(
     chosen: &[&scenario::Scenario],
     policy: &shipshape_checks::Policy,
 ) -> Result<Vec<suite::PlatformRun>> {
-    use shipshape_harness::driver::{vagrant, vagrant_box};
+    use shipshape_harness::driver::vagrant::{self, boxes as vagrant_box};
     // Everything is read before any machine comes up: a bad file changes nothing.
     let mut platforms = Vec::new();
     for f in &args.vagrant_platforms {
@@ -788,13 +788,13 @@ async fn test_on_vagrant(
     }
     for p in images {
         let progress = Progress::new(&format!("image {p}"));
-        let image = image::ensure(home, p, &progress).await?;
+        let image = shipshape_harness::bake::ensure(home, p, &progress).await?;
         progress.stage("vagrant box");
         let name = vagrant_box::ensure(home, &image).await?;
         progress.finish(&format!("box {name}"));
         let mut vp = vagrant::VagrantPlatform::for_image(&image);
         vp.box_name = name;
-        let accel = shipshape_harness::driver::accel::choose(&image.kernel, home.root());
+        let accel = shipshape_harness::driver::qemu::accel::choose(&image.kernel, home.root());
         platforms.push((vp, Some(accel)));
     }
     let mut runs = Vec::new();
@@ -802,7 +802,7 @@ async fn test_on_vagrant(
         // libvirt's "kvm" domain type only where KVM really boots a kernel.
         let driver = match (accel, &vp.libvirt_driver) {
             (_, Some(d)) => d.clone(),
-            (Some(shipshape_harness::driver::accel::Accel::Tcg), None) => "qemu".to_string(),
+            (Some(shipshape_harness::driver::qemu::accel::Accel::Tcg), None) => "qemu".to_string(),
             _ => "kvm".to_string(),
         };
         eprintln!(
@@ -855,7 +855,7 @@ async fn test_in_containers(
     let mut runs = Vec::new();
     for p in platforms {
         let progress = Progress::new(&format!("image {p}"));
-        let image = image::ensure(home, p, &progress).await?;
+        let image = shipshape_harness::bake::ensure(home, p, &progress).await?;
         progress.stage("container image");
         let tag = container::ensure_image(home, &image).await?;
         progress.finish(&tag);

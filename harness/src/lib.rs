@@ -2,12 +2,15 @@
 //! hygiene that keeps a run from leaving VMs behind.
 
 pub mod audit;
+pub mod bake;
 pub mod bench;
 pub mod cleanup;
 pub mod driver;
 pub mod fix;
+pub mod glob;
 pub mod image;
-pub mod instance;
+#[cfg(test)]
+mod layering;
 pub mod paths;
 pub mod platform;
 pub mod policy;
@@ -19,3 +22,4 @@ pub mod suite;
 pub mod target;
 pub mod tls;
 pub mod transport;
+pub mod yaml;

@@ -10,7 +10,7 @@ use shipshape_checks::Policy;
 use crate::driver::container::{self, ContainerVm};
 use crate::driver::vagrant::{Provider, VagrantPlatform};
 use crate::driver::{BootOptions, QemuVm, VagrantVm};
-use crate::image::{self, Image};
+use crate::image::Image;
 use crate::paths::Home;
 use crate::platform::Platform;
 use crate::progress::Progress;
@@ -28,19 +28,7 @@ pub struct PlatformRun {
     pub duration: Duration,
 }
 
-/// `*` and `?` globbing for scenario filters.
-pub fn glob_match(pattern: &str, name: &str) -> bool {
-    fn go(p: &[u8], n: &[u8]) -> bool {
-        match (p.first(), n.first()) {
-            (None, None) => true,
-            (Some(b'*'), _) => go(&p[1..], n) || (!n.is_empty() && go(p, &n[1..])),
-            (Some(b'?'), Some(_)) => go(&p[1..], &n[1..]),
-            (Some(a), Some(b)) if a == b => go(&p[1..], &n[1..]),
-            _ => false,
-        }
-    }
-    go(pattern.as_bytes(), name.as_bytes())
-}
+pub use crate::glob::glob_match;
 
 pub fn select<'a>(scenarios: &'a [Scenario], globs: &[String]) -> Vec<&'a Scenario> {
     scenarios
@@ -320,7 +308,7 @@ fn release(queue: &Mutex<Queue>, p: Platform) {
 
 async fn boot(home: &Home, p: Platform, w: usize) -> Result<(QemuVm, Duration), String> {
     let progress = Progress::new(&p.to_string());
-    let image = image::ensure(home, p, &progress)
+    let image = crate::bake::ensure(home, p, &progress)
         .await
         .map_err(|e| format!("image build failed: {e}"))?;
     progress.stage("booting");
@@ -509,7 +497,6 @@ pub async fn run_containers(
 
 #[cfg(test)]
 mod tests {
-    use super::glob_match;
 
     #[test]
     fn partitions_are_disjoint_and_cover_everything() {
@@ -538,14 +525,5 @@ mod tests {
         for bad in ["0/2", "3/2", "1/0", "x/2", "2"] {
             assert!(bad.parse::<Partition>().is_err(), "{bad} parsed");
         }
-    }
-
-    #[test]
-    fn globs() {
-        assert!(glob_match("*", "live-restore"));
-        assert!(glob_match("live-*", "live-restore"));
-        assert!(glob_match("*proxy", "userland-proxy"));
-        assert!(glob_match("us?rns-remap", "userns-remap"));
-        assert!(!glob_match("live", "live-restore"));
     }
 }

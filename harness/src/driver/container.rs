@@ -23,15 +23,15 @@ use testcontainers::runners::AsyncRunner;
 use testcontainers::{ContainerAsync, GenericImage, ImageExt};
 use tokio::io::AsyncReadExt;
 
+use crate::cleanup::Owner;
 use crate::cleanup::{self, Guard};
-use crate::driver::qemu::io;
+use crate::driver::error::io;
+use crate::driver::Need;
 use crate::driver::{DriverError, SshHost};
 use crate::fix::FixContext;
 use crate::image::Image;
-use crate::instance::Owner;
 use crate::paths::Home;
 use crate::platform::Platform;
-use crate::scenario::model::Need;
 use crate::transport::ssh::{SshSession, SshTarget};
 
 /// Label on every container this driver starts: the pid and start time of

@@ -6,22 +6,22 @@
 //! runs the image as a systemd container with dockerd inside, for scenarios
 //! that need no reboot and no disk.
 
-pub mod accel;
 pub mod container;
+pub mod error;
 pub mod qemu;
-pub mod qmp;
 pub mod ssh_host;
 pub mod vagrant;
-pub mod vagrant_box;
-pub mod warm;
 
 use std::future::Future;
 use std::time::Duration;
 
 pub use container::ContainerVm;
-pub use qemu::{BootOptions, DriverError, QemuVm};
+pub use error::DriverError;
+pub use qemu::{BootOptions, QemuVm};
 pub use ssh_host::SshHost;
 pub use vagrant::VagrantVm;
+
+use serde::Deserialize;
 
 use crate::fix::FixContext;
 use crate::transport::ssh::SshSession;
@@ -58,5 +58,40 @@ impl Machine for QemuVm {
     }
     fn death_report(&mut self) -> Option<String> {
         QemuVm::death_report(self)
+    }
+}
+
+/// What a scenario needs of its machine beyond a shell and dockerd. A driver
+/// that cannot offer one skips the scenario and says why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Need {
+    /// Implied by `after_fix: reboot`.
+    Reboot,
+    /// The added empty disk (`$SHIPSHAPE_DATA_DISK`).
+    DataDisk,
+    /// Raising resource limits past the runner's own: hard rlimits, and the
+    /// kernel's per-namespace counts such as `user.max_user_namespaces`
+    /// (both need CAP_SYS_RESOURCE where the kernel is shared).
+    RaiseLimits,
+    /// An unprivileged user's own user namespaces and /dev/net/tun, which a
+    /// rootless dockerd (rootlesskit, slirp4netns) needs.
+    UserNamespaces,
+    /// A package manager: whichever driver, the machine is asked at run
+    /// time (`command -v`), and a machine without it skips the scenario.
+    Apt,
+    Dnf,
+    Yum,
+}
+
+impl Need {
+    /// The program a package-manager need looks for on the machine.
+    pub fn program(self) -> Option<&'static str> {
+        match self {
+            Need::Apt => Some("apt-get"),
+            Need::Dnf => Some("dnf"),
+            Need::Yum => Some("yum"),
+            _ => None,
+        }
     }
 }

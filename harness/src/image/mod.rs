@@ -1,6 +1,5 @@
 //! Bootable images built from Debian packages, cached by recipe hash.
 
-pub mod build;
 pub mod mirror;
 pub mod recipe;
 
@@ -13,10 +12,22 @@ use crate::paths::Home;
 use crate::platform::Platform;
 use crate::transport::ssh;
 
-pub use build::{build, ensure, BuildError};
 pub use recipe::KERNEL_CMDLINE;
 
 /// What the builder records next to a finished image.
+/// An image folder that cannot be used as it is.
+#[derive(Debug, thiserror::Error)]
+pub enum ImageError {
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("image metadata {path} is unreadable: {reason}; remove the folder to rebuild")]
+    Corrupt { path: PathBuf, reason: String },
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ImageMeta {
     pub platform: Platform,
@@ -59,18 +70,18 @@ impl Image {
     }
 
     /// Loads a finished image from its folder.
-    pub fn load(dir: &Path) -> Result<Self, BuildError> {
+    pub fn load(dir: &Path) -> Result<Self, ImageError> {
         let meta_path = dir.join(META);
-        let text = std::fs::read(&meta_path).map_err(|e| BuildError::Io {
+        let text = std::fs::read(&meta_path).map_err(|e| ImageError::Io {
             context: format!("reading {}", meta_path.display()),
             source: e,
         })?;
-        let meta: ImageMeta = serde_json::from_slice(&text).map_err(|e| BuildError::Corrupt {
+        let meta: ImageMeta = serde_json::from_slice(&text).map_err(|e| ImageError::Corrupt {
             path: meta_path.clone(),
             reason: e.to_string(),
         })?;
         let host_key =
-            ssh::parse_public_key(&meta.host_key).map_err(|reason| BuildError::Corrupt {
+            ssh::parse_public_key(&meta.host_key).map_err(|reason| ImageError::Corrupt {
                 path: meta_path.clone(),
                 reason,
             })?;

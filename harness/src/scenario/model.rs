@@ -28,40 +28,7 @@ pub enum AfterFix {
     Reboot,
 }
 
-/// What a scenario needs of its machine beyond a shell and dockerd. A driver
-/// that cannot offer one skips the scenario and says why.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Need {
-    /// Implied by `after_fix: reboot`.
-    Reboot,
-    /// The added empty disk (`$SHIPSHAPE_DATA_DISK`).
-    DataDisk,
-    /// Raising resource limits past the runner's own: hard rlimits, and the
-    /// kernel's per-namespace counts such as `user.max_user_namespaces`
-    /// (both need CAP_SYS_RESOURCE where the kernel is shared).
-    RaiseLimits,
-    /// An unprivileged user's own user namespaces and /dev/net/tun, which a
-    /// rootless dockerd (rootlesskit, slirp4netns) needs.
-    UserNamespaces,
-    /// A package manager: whichever driver, the machine is asked at run
-    /// time (`command -v`), and a machine without it skips the scenario.
-    Apt,
-    Dnf,
-    Yum,
-}
-
-impl Need {
-    /// The program a package-manager need looks for on the machine.
-    pub fn program(self) -> Option<&'static str> {
-        match self {
-            Need::Apt => Some("apt-get"),
-            Need::Dnf => Some("dnf"),
-            Need::Yum => Some("yum"),
-            _ => None,
-        }
-    }
-}
+pub use crate::driver::Need;
 
 /// A check run from the runner's side, not on the guest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -239,7 +206,7 @@ pub fn load_file(path: &Path) -> Result<Scenario, ScenarioError> {
         source,
     })?;
     let mut s: Scenario = serde_saphyr::from_str(&text)
-        .map_err(|e| ScenarioError::Parse(crate::policy::yaml_error(path, &e)))?;
+        .map_err(|e| ScenarioError::Parse(crate::yaml::error_at(path, &e)))?;
     if !s.is_converge() && shipshape_checks::find_control(&s.control).is_none() {
         return Err(ScenarioError::UnknownControl {
             path: locate(path, &text, &["control:", &s.control]),
@@ -249,7 +216,7 @@ pub fn load_file(path: &Path) -> Result<Scenario, ScenarioError> {
     for g in &s.fix_skips {
         if !shipshape_checks::catalogue()
             .iter()
-            .any(|c| crate::suite::glob_match(g, c.id))
+            .any(|c| crate::glob::glob_match(g, c.id))
         {
             return Err(ScenarioError::UnknownControl {
                 path: locate(path, &text, &["fix_skips", g]),

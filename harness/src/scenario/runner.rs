@@ -10,7 +10,7 @@ use super::model::{AfterFix, Expect, RunnerCheck, Scenario, Step};
 use crate::audit;
 use crate::driver::Machine;
 use crate::fix;
-use crate::suite::glob_match;
+use crate::glob::glob_match;
 use crate::target::Conn;
 use crate::transport::ssh::SshError;
 

@@ -1,4 +1,4 @@
-//! Builds an image: debootstrap → files and keys → `mkfs.ext4 -d` → qcow2 →
+//! Bakes an image (it sits above the drivers: its first boot is a QEMU VM): debootstrap → files and keys → `mkfs.ext4 -d` → qcow2 →
 //! a first boot that imports a local container image → poweroff.
 
 use std::os::unix::fs::PermissionsExt;
@@ -8,9 +8,10 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use super::{recipe, Image, ImageMeta, META};
 use crate::cleanup;
-use crate::driver::qemu::{qemu_img, DriverError, QemuVm};
+use crate::driver::qemu::{qemu_img, QemuVm};
+use crate::driver::DriverError;
+use crate::image::{recipe, Image, ImageError, ImageMeta, META};
 use crate::paths::{self, Home};
 use crate::platform::Platform;
 use crate::progress::Progress;
@@ -36,6 +37,8 @@ pub enum BuildError {
     },
     #[error("image metadata {path} is unreadable: {reason}; remove the folder to rebuild")]
     Corrupt { path: PathBuf, reason: String },
+    #[error(transparent)]
+    Image(#[from] ImageError),
     #[error("first boot of the new image failed: {0}")]
     Boot(#[from] Box<DriverError>),
 }
@@ -232,7 +235,7 @@ pub async fn build(
     let work = tmp.path();
     let rootfs = work.join("rootfs");
 
-    let mirror = super::mirror::host_mirror();
+    let mirror = crate::image::mirror::host_mirror();
     let debs = home.deb_cache(platform.suite());
     std::fs::create_dir_all(&debs).map_err(io("creating the package cache"))?;
     progress.stage(&format!(
@@ -458,17 +461,17 @@ pub async fn build(
         meta.build_seconds,
         dest.display()
     ));
-    Image::load(&dest)
+    Ok(Image::load(&dest)?)
 }
 
 /// Removes images of `platform` built from older recipes, unless an
 /// instance still boots from one.
 fn prune_stale(home: &Home, platform: Platform, keep: &Path) {
-    let in_use: Vec<PathBuf> = crate::instance::list(home)
+    let in_use: Vec<PathBuf> = crate::driver::qemu::instance::list(home)
         .into_iter()
         .map(|r| r.image_dir)
         .collect();
-    for image in super::list(home) {
+    for image in crate::image::list(home) {
         if image.platform == platform && image.dir != keep && !in_use.contains(&image.dir) {
             let _ = std::fs::remove_dir_all(&image.dir);
         }

@@ -6,8 +6,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::driver::qemu::io;
-use crate::driver::vagrant::{command, run_logged, vagrant_home};
+use crate::driver::error::io;
+use crate::driver::vagrant::tool::{command, run_logged, vagrant_home};
 use crate::driver::DriverError;
 use crate::image::Image;
 use crate::paths::{self, Home};

@@ -16,9 +16,10 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::cleanup;
-use crate::driver::accel::Accel;
-use crate::driver::qemu::{BootOptions, DriverError};
-use crate::driver::qmp::Qmp;
+use crate::driver::qemu::accel::Accel;
+use crate::driver::qemu::qmp::Qmp;
+use crate::driver::qemu::BootOptions;
+use crate::driver::DriverError;
 use crate::image::Image;
 use crate::paths;
 

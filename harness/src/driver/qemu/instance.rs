@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::cleanup;
-use crate::driver::accel::Accel;
+use crate::cleanup::{self, Owner};
+use crate::driver::qemu::accel::Accel;
 use crate::paths::Home;
 use crate::platform::Platform;
 
@@ -33,40 +33,6 @@ pub struct InstanceRecord {
     pub client_key: PathBuf,
     pub snapshot: Option<String>,
 }
-
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Owner {
-    pub pid: i32,
-    pub start_time: u64,
-}
-
-impl Owner {
-    pub fn current() -> Self {
-        let pid = std::process::id() as i32;
-        Self {
-            pid,
-            start_time: cleanup::pid_start_time(pid).unwrap_or(0),
-        }
-    }
-
-    pub fn alive(&self) -> bool {
-        cleanup::pid_alive(self.pid) && cleanup::pid_start_time(self.pid) == Some(self.start_time)
-    }
-
-    /// Marks a new instance folder as this process's before anything else
-    /// goes in: a run killed before it writes the record leaves a folder the
-    /// next run can tell is orphaned.
-    pub fn claim(dir: &Path) -> std::io::Result<()> {
-        std::fs::write(dir.join(OWNER), serde_json::to_vec(&Self::current())?)
-    }
-
-    pub fn of_folder(dir: &Path) -> Option<Self> {
-        serde_json::from_slice(&std::fs::read(dir.join(OWNER)).ok()?).ok()
-    }
-}
-
-/// The creator of an instance folder, until its record exists.
-const OWNER: &str = "owner.json";
 
 impl InstanceRecord {
     pub fn save(&self) -> std::io::Result<()> {

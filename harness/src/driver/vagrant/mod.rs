@@ -7,6 +7,9 @@
 //! `destroy` runs at the end, on a signal (registered with `cleanup`), and for
 //! instances a killed run left behind (`reap`).
 
+pub mod boxes;
+pub mod tool;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -15,16 +18,17 @@ use std::time::{Duration, Instant};
 use handlebars::Handlebars;
 use serde::{Deserialize, Serialize};
 
+use crate::cleanup::Owner;
 use crate::cleanup::{self, Guard};
-use crate::driver::qemu::{io, tail};
+use crate::driver::error::{io, tail};
 use crate::driver::{DriverError, SshHost};
 use crate::fix::FixContext;
 use crate::image::Image;
-use crate::instance::Owner;
 use crate::paths::{self, Home};
 use crate::transport::ssh::{self, SshSession, SshTarget};
+pub use tool::{command, instances_dir, run_logged, vagrant_home};
 
-pub const TEMPLATE: &str = include_str!("../../../vagrant/Vagrantfile.hbs");
+pub const TEMPLATE: &str = include_str!("../../../../vagrant/Vagrantfile.hbs");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -107,8 +111,7 @@ impl VagrantPlatform {
     /// Reads a platform file; errors name the file, line and field.
     pub fn load(path: &Path) -> Result<Self, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let p: Self =
-            serde_saphyr::from_str(&text).map_err(|e| crate::policy::yaml_error(path, &e))?;
+        let p: Self = serde_saphyr::from_str(&text).map_err(|e| crate::yaml::error_at(path, &e))?;
         if p.data_disk.is_empty() {
             return Err(format!(
                 "{}: data_disk: say where the added disk shows, e.g. `libvirt: /dev/disk/by-id/virtio-shipshape-data`",
@@ -123,7 +126,7 @@ impl VagrantPlatform {
     pub fn for_image(image: &Image) -> Self {
         Self {
             name: image.platform.name().into(),
-            box_name: crate::driver::vagrant_box::box_name(image),
+            box_name: crate::driver::vagrant::boxes::box_name(image),
             box_url: None,
             ssh_user: "root".into(),
             private_key: Some(image.client_key.clone()),
@@ -220,82 +223,6 @@ pub fn render(p: &VagrantPlatform, input: &RenderInput) -> Result<String, String
     });
     hb.render_template(TEMPLATE, &data)
         .map_err(|e| format!("rendering vagrant/Vagrantfile.hbs: {e}"))
-}
-
-/// The folder that holds Vagrant's own state (boxes), and the instances.
-pub fn vagrant_home(home: &Home) -> PathBuf {
-    home.root().join("vagrant.d")
-}
-
-pub fn instances_dir(home: &Home) -> PathBuf {
-    home.root().join("vagrant")
-}
-
-/// A `vagrant` command for `dir` (or no instance), with shipshape's Vagrant
-/// home and no update checks (these machines reach no Vagrant Cloud).
-pub fn command(home: &Home, dir: Option<&Path>) -> std::process::Command {
-    let mut c = std::process::Command::new("vagrant");
-    c.env("VAGRANT_HOME", vagrant_home(home))
-        .env("VAGRANT_CHECKPOINT_DISABLE", "1")
-        .env("VAGRANT_NO_COLOR", "1")
-        .env("VAGRANT_DEFAULT_PROVIDER", "libvirt")
-        .stdin(Stdio::null());
-    if let Some(d) = dir {
-        c.env("VAGRANT_CWD", d).current_dir(d);
-    }
-    c
-}
-
-/// Runs a vagrant command to completion in its own process group (killed on
-/// a signal), its output appended to `log`.
-pub async fn run_logged(
-    mut cmd: std::process::Command,
-    log: &Path,
-    what: &str,
-    limit: Duration,
-) -> Result<(), DriverError> {
-    use std::os::unix::process::CommandExt;
-    let out = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-        .map_err(io(format!("opening {}", log.display())))?;
-    let err = out.try_clone().map_err(io("duplicating the log handle"))?;
-    cmd.stdout(out).stderr(err).process_group(0);
-    let mut child = tokio::process::Command::from(cmd)
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(io(format!(
-            "starting `{what}` (is Vagrant installed? see vagrant/README.md)"
-        )))?;
-    let pid = child.id().unwrap_or(0) as i32;
-    let _group = cleanup::kill_group_on_signal(pid);
-    let status = match tokio::time::timeout(limit, child.wait()).await {
-        Ok(s) => s.map_err(io(format!("waiting for `{what}`")))?,
-        Err(_) => {
-            // SAFETY: a signal to the process group this call created.
-            unsafe {
-                libc::kill(-pid, libc::SIGKILL);
-            }
-            let _ = child.wait().await;
-            return Err(DriverError::Timeout {
-                what: format!("`{what}`"),
-                after: limit,
-                console: tail(log, 30),
-            });
-        }
-    };
-    if !status.success() {
-        return Err(DriverError::Tool {
-            tool: what.into(),
-            detail: format!(
-                "{status}; last lines of {}:\n{}",
-                log.display(),
-                tail(log, 30)
-            ),
-        });
-    }
-    Ok(())
 }
 
 /// `vagrant ssh-config`'s answer, as far as the transport needs it.

@@ -4,63 +4,28 @@
 //! networking with SSH on a free loopback port, the serial console in a file,
 //! and QMP for live snapshots.
 
+pub mod accel;
+pub mod instance;
+pub mod qmp;
+pub mod warm;
+
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use self::accel::Accel;
+use self::warm::Template;
+use crate::cleanup::Owner;
 use crate::cleanup::{self, Guard};
-use crate::driver::accel::{self, Accel};
-use crate::driver::qmp::{Qmp, QmpError};
-use crate::driver::warm::{self, Template};
+use crate::driver::error::io;
+pub use crate::driver::error::tail;
+use crate::driver::qemu::instance::InstanceRecord;
+use crate::driver::qemu::qmp::Qmp;
+use crate::driver::DriverError;
 use crate::image::Image;
-use crate::instance::{InstanceRecord, Owner};
 use crate::paths::{self, Home};
-use crate::transport::ssh::{self, SshError, SshSession, SshTarget};
-
-#[derive(Debug, thiserror::Error)]
-pub enum DriverError {
-    #[error("{context}: {source}")]
-    Io {
-        context: String,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("`{tool}` failed: {detail}")]
-    Tool { tool: String, detail: String },
-    #[error("QEMU exited during {during} ({status}); console tail:\n{console}")]
-    QemuExited {
-        during: String,
-        status: String,
-        console: String,
-    },
-    #[error("{what} did not finish within {after:?}; console tail:\n{console}")]
-    Timeout {
-        what: String,
-        after: Duration,
-        console: String,
-    },
-    #[error(transparent)]
-    Ssh(#[from] Box<SshError>),
-    #[error("{what}: {source}; console tail:\n{console}")]
-    SshDuring {
-        what: String,
-        #[source]
-        source: Box<SshError>,
-        console: String,
-    },
-    #[error(transparent)]
-    Qmp(#[from] QmpError),
-    #[error("instance `{0}` already exists; `shipshape vm down {0}` first")]
-    Exists(String),
-    #[error("no snapshot taken yet: boot with a snapshot before reset")]
-    NoSnapshot,
-}
-
-pub(crate) fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> DriverError {
-    let context = context.into();
-    move |source| DriverError::Io { context, source }
-}
+use crate::transport::ssh::{self, SshSession, SshTarget};
 
 /// How to boot an instance.
 #[derive(Debug, Clone)]
@@ -175,25 +140,6 @@ pub(crate) fn qemu_img(args: &[&str]) -> Result<(), DriverError> {
         });
     }
     Ok(())
-}
-
-/// The last `lines` lines of a console log.
-pub fn tail(path: &Path, lines: usize) -> String {
-    let text = std::fs::read(path).unwrap_or_default();
-    let text = String::from_utf8_lossy(&text);
-    let all: Vec<&str> = text.lines().collect();
-    let start = all.len().saturating_sub(lines);
-    all[start..]
-        .iter()
-        .map(|l| l.trim_end_matches('\r'))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-impl From<SshError> for DriverError {
-    fn from(e: SshError) -> Self {
-        DriverError::Ssh(Box::new(e))
-    }
 }
 
 impl QemuVm {
