@@ -19,7 +19,7 @@ use shipshape_harness::fix;
 use shipshape_harness::paths::Home;
 use shipshape_harness::platform::Platform;
 use shipshape_harness::progress::Progress;
-use shipshape_harness::target::Conn;
+use shipshape_harness::transport::Conn;
 
 /// The fresh debian-12 image (docker.io 20.10, Debian's defaults).
 const FRESH_DEBIAN_12: &[(&str, &str)] = &[
@@ -1069,7 +1069,7 @@ fn main() {
                 sh(vm, &format!("mkfs.ext4 -q -L someone-elses {}", shipshape_harness::driver::qemu::DATA_DISK)).await?;
                 let before = sh(vm, hash).await?;
                 let run = audit_vm(vm).await?;
-                let ctx = vm.fix_context();
+                let ctx = shipshape_harness::fix::FixContext::from(shipshape_harness::driver::Machine::host(&*vm));
                 let s = vm.ssh().await?;
                 let asked = ["docker-root-mount".to_string()];
                 let req = fix::Request { controls: &asked, dry_run: false };
@@ -1143,7 +1143,7 @@ fn main() {
                 let hashes = "cat /etc/docker/daemon.json 2>&1; ls /etc/systemd/system/docker.service.d 2>&1; cat /etc/sysctl.d/90-shipshape-userns.conf 2>&1; true";
                 let before = sh(vm, hashes).await?;
                 let policy: Policy = serde_json::from_value(serde_json::json!({"log_driver": "no-such-driver"}))?;
-                let ctx = vm.fix_context();
+                let ctx = shipshape_harness::fix::FixContext::from(shipshape_harness::driver::Machine::host(&*vm));
                 let s = vm.ssh().await?;
                 let conn = Conn::Ssh(s);
                 let run = shipshape_harness::audit::run(&conn, &policy).await?;

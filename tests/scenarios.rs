@@ -14,10 +14,13 @@ use std::sync::{Arc, Condvar, Mutex};
 
 use libtest_mimic::{Arguments, Failed, Trial};
 use shipshape_checks::Policy;
+use shipshape_harness::driver::QemuDriver;
 use shipshape_harness::paths::Home;
 use shipshape_harness::platform::Platform;
 use shipshape_harness::report;
-use shipshape_harness::scenario::{self, ScenarioResult};
+use shipshape_harness::report::event::Watch;
+use shipshape_harness::report::{Reporters, RunEvent};
+use shipshape_harness::scenario::{self, Outcome, ScenarioResult};
 use shipshape_harness::suite;
 
 #[path = "support/chromium.rs"]
@@ -55,7 +58,7 @@ fn wait_for(board: &Shared, name: &str) -> Result<(), Failed> {
     let mut b = lock.lock().unwrap_or_else(|e| e.into_inner());
     loop {
         if let Some(r) = b.results.get(name) {
-            return match &r.failure {
+            return match r.outcome.message().filter(|_| r.failed()) {
                 None => Ok(()),
                 Some(f) => {
                     let mut msg = format!("{f}\n");
@@ -110,13 +113,14 @@ fn html_report(board: &Shared) -> Result<(), Failed> {
     }
     for r in &runs {
         for x in &r.results {
-            let id = format!("{}--{}", r.label.as_str(), x.scenario)
+            let id = format!("{}--{}", r.label(), x.scenario)
                 .replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "-");
-            let word = match (x.passed(), x.skipped.is_some(), x.broken) {
-                (true, _, _) => "pass",
-                (false, true, _) => "skipped",
-                (false, false, true) => "ERROR",
-                (false, false, false) => "FAIL",
+            // As the run decided it, and independently of the page's code.
+            let word = match x.outcome {
+                Outcome::Passed => "pass",
+                Outcome::Skipped(_) => "skipped",
+                Outcome::Broken(_) => "ERROR",
+                Outcome::Failed(_) => "FAIL",
             };
             let cell = format!("<a href=\"#{id}\">{word}</a>");
             if !dom.contains(&cell) {
@@ -217,24 +221,34 @@ fn main() {
                 .collect();
             if !per_platform.is_empty() {
                 let on_board = board.clone();
-                let on_result: suite::OnResult = Arc::new(move |p, r: &ScenarioResult| {
-                    let (lock, cv) = &*on_board;
-                    let mut b = lock.lock().unwrap_or_else(|e| e.into_inner());
-                    b.results.insert(case_name(p, &r.scenario), r.clone());
-                    cv.notify_all();
+                let watch = Watch(move |e: &RunEvent| {
+                    if let RunEvent::ScenarioFinished { run, result } = e {
+                        let p = run.platform().expect("a platform's run");
+                        let (lock, cv) = &*on_board;
+                        let mut b = lock.lock().unwrap_or_else(|e| e.into_inner());
+                        b.results
+                            .insert(case_name(p, &result.scenario), result.clone());
+                        cv.notify_all();
+                    }
                 });
-                let keep = |p: Platform, s: &scenario::Scenario| {
-                    wanted.iter().any(|(x, n)| *x == p && n.contains(&s.name))
+                let drivers: Vec<QemuDriver> = per_platform
+                    .iter()
+                    .map(|p| QemuDriver::new(&home, *p, shipshape_harness::bake::images()))
+                    .collect();
+                let plan: Vec<Vec<scenario::Scenario>> = per_platform
+                    .iter()
+                    .map(|p| {
+                        all.iter()
+                            .filter(|s| wanted.iter().any(|(x, n)| x == p && n.contains(&s.name)))
+                            .map(|s| (*s).clone())
+                            .collect()
+                    })
+                    .collect();
+                let reporters = Arc::new(Reporters::new(vec![Box::new(watch)]));
+                let runner = suite::RunScenarios {
+                    policy: Policy::default(),
                 };
-                runs = rt.block_on(suite::run_matrix(
-                    &home,
-                    &per_platform,
-                    &all,
-                    &keep,
-                    &Policy::default(),
-                    jobs,
-                    on_result,
-                ));
+                runs = rt.block_on(suite::run(drivers, plan, jobs, runner, reporters));
             }
             let (lock, cv) = &*board;
             let mut b = lock.lock().unwrap_or_else(|e| e.into_inner());

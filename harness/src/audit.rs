@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use shipshape_checks::{Facts, Finding, Policy};
 
-use crate::target::Conn;
+use crate::transport::Conn;
 use crate::transport::SshError;
 
 #[derive(Debug, thiserror::Error)]

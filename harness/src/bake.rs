@@ -91,6 +91,31 @@ pub fn check_tools() -> Result<(), BuildError> {
 }
 
 /// The cached image for `platform`, building it if its recipe changed.
+/// The builder as drivers see it: `ensure` behind `image::Source`.
+pub struct Baker;
+
+impl crate::image::Source for Baker {
+    fn ensure<'a>(
+        &'a self,
+        home: &'a Home,
+        platform: Platform,
+        progress: &'a Progress,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Image, crate::image::SourceError>> + Send + 'a>,
+    > {
+        Box::pin(async move {
+            ensure(home, platform, progress)
+                .await
+                .map_err(|e| crate::image::SourceError(Box::new(e)))
+        })
+    }
+}
+
+/// The images of a run, built on demand.
+pub fn images() -> crate::image::Images {
+    std::sync::Arc::new(Baker)
+}
+
 pub async fn ensure(
     home: &Home,
     platform: Platform,

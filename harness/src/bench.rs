@@ -15,7 +15,7 @@ use crate::platform::Platform;
 use crate::progress::Progress;
 use crate::scenario::Scenario;
 use crate::suite;
-use crate::target::Conn;
+use crate::transport::Conn;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Part {
@@ -187,7 +187,7 @@ pub async fn run(
     progress.finish("measured");
     if want(Part::Suite) && !scenarios.is_empty() {
         let t = Instant::now();
-        let run = suite::run_platform(home, platform, scenarios, &Policy::default()).await;
+        let run = suite::run_qemu(home, platform, scenarios, &Policy::default()).await;
         f.suite_s = Some(secs(t.elapsed()));
         f.scenarios = run
             .results
@@ -202,7 +202,7 @@ pub async fn run(
 /// daemon setting at a time (an audit and a fix per control, as ten
 /// `shipshape fix --control X` would).
 async fn fix_run(vm: &mut QemuVm, whole: bool) -> anyhow::Result<FixRun> {
-    let ctx = vm.fix_context();
+    let ctx = crate::fix::FixContext::from(crate::driver::Machine::host(vm));
     let s = vm.ssh().await?;
     let out = s.exec_timeout(DIRTY_HOST, Duration::from_secs(300)).await?;
     anyhow::ensure!(out.status == 0, "preparing the dirty host: {}", out.stderr);

@@ -1,12 +1,14 @@
 //! What `audit`, `fix` and `test` act on: an SSH host, this machine, or a
-//! platform's default VM; and the connection that runs commands there.
+//! platform's default VM, resolved once, before anything connects.
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::time::{Duration, Instant};
 
+use crate::driver::qemu::instance::InstanceRecord;
+use crate::driver::HostInfo;
+use crate::paths::Home;
 use crate::platform::Platform;
-use crate::transport::ssh::{self, ExecOutput, SshError, SshSession, SshTarget};
+use crate::transport::ssh::{self, SshTarget};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TargetSpec {
@@ -86,99 +88,143 @@ pub fn known_host_key(
     known_hosts: &Path,
     host: &str,
     port: u16,
-) -> Result<russh::keys::PublicKey, String> {
-    let keys = russh::keys::known_hosts::known_host_keys_path(host, port, known_hosts)
-        .map_err(|e| format!("cannot read {}: {e}", known_hosts.display()))?;
+) -> Result<russh::keys::PublicKey, TargetError> {
+    let keys =
+        russh::keys::known_hosts::known_host_keys_path(host, port, known_hosts).map_err(|e| {
+            TargetError::KnownHosts(format!("cannot read {}: {e}", known_hosts.display()))
+        })?;
     keys.into_iter().next().map(|(_, k)| k).ok_or_else(|| {
-        format!(
+        TargetError::KnownHosts(format!(
             "no host key for {host}:{port} in {}; add it (ssh-keyscan) or pass --host-key",
             known_hosts.display()
-        )
+        ))
     })
 }
 
-/// Connects to an `ssh://` target, checking the key file first.
-pub async fn connect_ssh(target: &SshTarget) -> Result<SshSession, SshError> {
-    if !target.key_path.exists() {
-        return Err(SshError::Key {
-            path: target.key_path.clone(),
-            reason: "no such file".into(),
-        });
-    }
-    ssh::load_private_key(&target.key_path)?;
-    SshSession::connect(target, Duration::from_secs(20)).await
+/// How to reach and trust an ssh:// target.
+#[derive(Debug, Clone, Default)]
+pub struct SshOptions {
+    /// Private key (default ~/.ssh/id_ed25519).
+    pub identity: Option<PathBuf>,
+    /// The host key ("ssh-ed25519 AAAA…"); default: looked up in `known_hosts`.
+    pub host_key: Option<String>,
+    /// Default ~/.ssh/known_hosts.
+    pub known_hosts: Option<PathBuf>,
 }
 
-/// Where commands run: over a live SSH session, or on this machine.
-#[derive(Clone, Copy)]
-pub enum Conn<'a> {
-    Ssh(&'a SshSession),
+/// What a command acts on, resolved once from `--target`/`--local`.
+pub enum Target {
+    /// A VM `shipshape vm up` left running, by name.
+    Vm(InstanceRecord),
+    /// An ssh:// host, its key file checked and its host key pinned.
+    Ssh(SshTarget),
+    /// A platform: boot a fresh VM of its image.
+    Platform(Platform),
+    /// This machine.
     Local,
 }
 
-impl Conn<'_> {
-    pub fn describe(&self) -> String {
-        match self {
-            Conn::Ssh(s) => s.target().display(),
-            Conn::Local => "localhost".into(),
-        }
-    }
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    #[error(transparent)]
+    Bad(#[from] BadTarget),
+    #[error("say what to {0}: --target ssh://user@host[:port], --target <vm name>, --target debian-12, or --local")]
+    Missing(&'static str),
+    #[error("key file {} does not exist (pass -i KEY)", .0.display())]
+    NoKey(PathBuf),
+    #[error("--host-key: {0}")]
+    HostKey(String),
+    #[error("{0}")]
+    KnownHosts(String),
+    #[error("VM `{name}`: {reason}")]
+    Vm { name: String, reason: String },
+}
 
-    /// Runs `command` with `stdin`, within `limit`.
-    pub async fn exec(
-        &self,
-        command: &str,
-        stdin: Option<&[u8]>,
-        limit: Duration,
-    ) -> Result<ExecOutput, SshError> {
-        match self {
-            Conn::Ssh(s) => s.exec_with(command, stdin, limit).await,
-            Conn::Local => local_exec(command, stdin, limit).await,
+/// Resolves `--target` (or `--local`): a running VM's name first, then a
+/// platform, then an ssh:// URL, whose key file and host key are checked
+/// here, before anything connects.
+pub fn resolve(
+    home: &Home,
+    given: Option<&str>,
+    local: bool,
+    ssh: &SshOptions,
+    what: &'static str,
+) -> Result<Target, TargetError> {
+    if local {
+        return Ok(Target::Local);
+    }
+    let t = given.ok_or(TargetError::Missing(what))?;
+    if let Some(rec) = crate::driver::qemu::instance::find(home, t) {
+        return Ok(Target::Vm(rec));
+    }
+    match t.parse::<TargetSpec>()? {
+        TargetSpec::Platform(p) => Ok(Target::Platform(p)),
+        TargetSpec::Local => Ok(Target::Local),
+        TargetSpec::Ssh { user, host, port } => {
+            let key_path = ssh.identity.clone().unwrap_or_else(default_key);
+            if !key_path.is_file() {
+                return Err(TargetError::NoKey(key_path));
+            }
+            let host_key = match &ssh.host_key {
+                Some(k) => ssh::parse_public_key(k).map_err(TargetError::HostKey)?,
+                None => {
+                    let kh = ssh.known_hosts.clone().unwrap_or_else(|| {
+                        PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into()))
+                            .join(".ssh/known_hosts")
+                    });
+                    known_host_key(&kh, &host, port)?
+                }
+            };
+            Ok(Target::Ssh(SshTarget {
+                host,
+                port,
+                user,
+                key_path,
+                host_key: Some(host_key),
+            }))
         }
     }
 }
 
-async fn local_exec(
-    command: &str,
-    stdin: Option<&[u8]>,
-    limit: Duration,
-) -> Result<ExecOutput, SshError> {
-    use std::process::Stdio;
-    use tokio::io::AsyncWriteExt;
-    let started = Instant::now();
-    let mut child = tokio::process::Command::new("sh")
-        .args(["-c", command])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|source| SshError::Connect {
-            target: "localhost".into(),
-            source,
-        })?;
-    let mut input = child.stdin.take().expect("piped");
-    let data = stdin.map(<[u8]>::to_vec).unwrap_or_default();
-    tokio::spawn(async move {
-        let _ = input.write_all(&data).await;
-    });
-    match tokio::time::timeout(limit, child.wait_with_output()).await {
-        Ok(Ok(out)) => Ok(ExecOutput {
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-            status: out.status.code().map(|c| c as u32).unwrap_or(255),
-            duration: started.elapsed(),
-        }),
-        Ok(Err(source)) => Err(SshError::Connect {
-            target: "localhost".into(),
-            source,
-        }),
-        Err(_) => Err(SshError::CommandTimeout {
-            command: command.to_string(),
-            after: limit,
-            stdout: String::new(),
-            stderr: String::new(),
-        }),
+impl Target {
+    /// How to reach it over SSH: `None` for this machine and for a platform
+    /// (whose VM does not exist yet).
+    pub fn ssh_target(&self) -> Result<Option<SshTarget>, TargetError> {
+        Ok(match self {
+            Target::Vm(rec) => Some(self.attach(rec)?.ssh_target().clone()),
+            Target::Ssh(t) => Some(t.clone()),
+            Target::Platform(_) | Target::Local => None,
+        })
+    }
+
+    fn attach(&self, rec: &InstanceRecord) -> Result<crate::driver::QemuVm, TargetError> {
+        crate::driver::QemuVm::attach(rec.clone()).map_err(|e| TargetError::Vm {
+            name: rec.name.clone(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// What the fixes need to know about its host: the one place it is
+    /// worked out for `fix` (the drivers give their own machines').
+    pub fn host_info(&self, home: &Home) -> Result<HostInfo, TargetError> {
+        let tls = |name: &str| home.root().join("tls").join(name.replace([':', '/'], "_"));
+        Ok(match self {
+            Target::Vm(rec) => crate::driver::Machine::host(&self.attach(rec)?),
+            Target::Ssh(t) => HostInfo {
+                data_disk: "/dev/sdb".into(),
+                client_tls_dir: tls(&t.host),
+                names: vec![t.host.clone()],
+                ips: t.host.parse().into_iter().collect(),
+                docker_tls: (t.host.clone(), 2376),
+            },
+            Target::Platform(_) | Target::Local => HostInfo {
+                data_disk: "/dev/sdb".into(),
+                client_tls_dir: tls("local"),
+                names: vec!["localhost".into()],
+                ips: vec![std::net::IpAddr::from([127, 0, 0, 1])],
+                docker_tls: ("127.0.0.1".into(), 2376),
+            },
+        })
     }
 }
 

@@ -28,7 +28,6 @@ use crate::cleanup::{self, Guard};
 use crate::driver::error::io;
 use crate::driver::Need;
 use crate::driver::{DriverError, SshHost};
-use crate::fix::FixContext;
 use crate::image::Image;
 use crate::paths::Home;
 use crate::platform::Platform;
@@ -528,16 +527,23 @@ docker image inspect busybox:latest >/dev/null 2>&1 || \
 docker import --change 'CMD [\"/bin/sh\"]' --change 'ENV PATH=/bin' /opt/shipshape/busybox.tar busybox:latest >/dev/null";
 
 impl crate::driver::Machine for ContainerVm {
-    async fn ssh(&mut self) -> Result<&SshSession, DriverError> {
-        crate::driver::Machine::ssh(&mut self.host).await
+    async fn conn(&mut self) -> Result<crate::transport::Conn<'_>, DriverError> {
+        crate::driver::Machine::conn(&mut self.host).await
     }
 
-    fn fix_context(&self) -> FixContext {
-        crate::driver::Machine::fix_context(&self.host)
+    fn host(&self) -> crate::driver::HostInfo {
+        let mut info = crate::driver::Machine::host(&self.host);
+        info.docker_tls = ("127.0.0.1".into(), self.tls_port);
+        info
     }
 
-    fn docker_tls_addr(&self) -> (String, u16) {
-        ("127.0.0.1".into(), self.tls_port)
+    fn how_up(&self) -> String {
+        "started".into()
+    }
+
+    async fn reset(&mut self) -> Result<crate::driver::Reset, DriverError> {
+        // A container is cheaper to start again than to roll back.
+        Ok(crate::driver::Reset::Recreate)
     }
 
     async fn reboot(&mut self, _limit: Duration) -> Result<Duration, DriverError> {
@@ -559,6 +565,79 @@ impl crate::driver::Machine for ContainerVm {
             .ok()?;
         let state = String::from_utf8_lossy(&out.stdout).trim().to_string();
         (!state.starts_with("running")).then(|| format!("container {}: {state}", self.id))
+    }
+
+    async fn destroy(self) {
+        ContainerVm::destroy(self).await
+    }
+}
+
+/// Machines that are systemd containers of shipshape's image of one
+/// platform, on the local Docker daemon: a fresh one for every scenario.
+pub struct ContainerDriver {
+    home: Home,
+    platform: Platform,
+    privileges: Privileges,
+    images: crate::image::Images,
+    image: Option<Image>,
+}
+
+impl ContainerDriver {
+    pub fn new(home: &Home, platform: Platform, images: crate::image::Images) -> Self {
+        Self {
+            home: home.clone(),
+            platform,
+            privileges: Privileges::detect(),
+            images,
+            image: None,
+        }
+    }
+}
+
+impl crate::driver::Driver for ContainerDriver {
+    type M = ContainerVm;
+    fn id(&self) -> crate::driver::RunId {
+        crate::driver::RunId::Container(self.platform)
+    }
+    fn cannot(&self, need: Need) -> Option<String> {
+        cannot(need, &self.privileges)
+    }
+    fn max_machines(&self) -> usize {
+        // One at a time: the containers share this runner's dockerd, and a
+        // second one only competes with the first for the same two cores.
+        1
+    }
+    async fn prepare(&mut self) -> Result<(), DriverError> {
+        let reaped = reap().await;
+        if reaped > 0 {
+            eprintln!("removed {reaped} container(s) left by a killed run");
+        }
+        if let Privileges::Listed { missing, .. } = &self.privileges {
+            eprintln!(
+                "shipshape test: dockerd's capability bounding set lacks {}: containers get every other capability instead of --privileged",
+                missing.join(", ")
+            );
+        }
+        let p = self.platform;
+        let progress = crate::progress::Progress::new(&format!("image {p}"));
+        let image = self
+            .images
+            .ensure(&self.home, p, &progress)
+            .await
+            .map_err(|e| DriverError::Tool {
+                tool: "image".into(),
+                detail: e.to_string(),
+            })?;
+        progress.stage("container image");
+        let tag = ensure_image(&self.home, &image).await?;
+        progress.finish(&tag);
+        self.image = Some(image);
+        Ok(())
+    }
+    async fn create(&self, seq: usize) -> Result<ContainerVm, DriverError> {
+        let image = self.image.as_ref().ok_or(DriverError::NotPrepared)?;
+        let name = format!("{}-{}-{seq}", self.platform.name(), std::process::id());
+        ContainerVm::start(image, &self.privileges, &name, Duration::from_secs(120)).await
     }
 }
 

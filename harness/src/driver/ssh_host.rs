@@ -4,11 +4,12 @@
 //! user marks it disposable.
 
 use std::net::IpAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::driver::DriverError;
-use crate::fix::FixContext;
+use crate::driver::reboot::{reboot_and_settle, OverSsh, Watch};
+use crate::driver::{DriverError, HostInfo, Reset, RunId};
 use crate::transport::ssh::{SshSession, SshTarget};
+use crate::transport::Conn;
 
 pub struct SshHost {
     target: SshTarget,
@@ -24,7 +25,7 @@ impl SshHost {
     /// Connects once, so that a wrong key or an unreachable host fails here,
     /// before any scenario starts.
     pub async fn connect(target: SshTarget, data_disk: String) -> Result<Self, DriverError> {
-        let session = crate::target::connect_ssh(&target).await?;
+        let session = crate::transport::ssh::connect_checked(&target).await?;
         Self::with_session(target, session, data_disk)
     }
 
@@ -58,13 +59,8 @@ impl SshHost {
         )
     }
 
-    async fn boot_id(&mut self) -> Result<String, DriverError> {
-        let s = crate::driver::Machine::ssh(self).await?;
-        Ok(s.exec("cat /proc/sys/kernel/random/boot_id")
-            .await?
-            .stdout
-            .trim()
-            .to_string())
+    pub fn target(&self) -> &SshTarget {
+        &self.target
     }
 
     async fn drop_ssh(&mut self) {
@@ -72,78 +68,116 @@ impl SshHost {
             s.close().await;
         }
     }
-}
 
-impl crate::driver::Machine for SshHost {
-    async fn ssh(&mut self) -> Result<&SshSession, DriverError> {
+    /// The live session, connecting again if the last one went.
+    pub async fn ssh(&mut self) -> Result<&SshSession, DriverError> {
         Ok(SshSession::reuse_or_connect(&mut self.ssh, &self.target).await?)
     }
 
-    fn fix_context(&self) -> FixContext {
+    /// Reboots through the shared reboot-and-settle, with `watch` for the
+    /// driver's own view of the machine (Vagrant's libvirt console).
+    pub async fn reboot_watched(
+        &mut self,
+        limit: Duration,
+        watch: &mut dyn Watch,
+    ) -> Result<Duration, DriverError> {
+        let session = self.ssh.take();
+        let disk = self.data_disk.clone();
+        let (s, took) = reboot_and_settle(
+            &self.target,
+            session,
+            "systemctl reboot",
+            limit,
+            Some(&disk),
+            watch,
+        )
+        .await?;
+        self.ssh = Some(s);
+        Ok(took)
+    }
+}
+
+impl crate::driver::Machine for SshHost {
+    async fn conn(&mut self) -> Result<Conn<'_>, DriverError> {
+        Ok(Conn::Ssh(SshHost::ssh(self).await?))
+    }
+
+    fn host(&self) -> HostInfo {
         let ips: Vec<IpAddr> = self.target.host.parse().into_iter().collect();
-        FixContext {
+        HostInfo {
             data_disk: self.data_disk.clone(),
             client_tls_dir: self.tls_dir.path().to_path_buf(),
             names: vec![self.target.host.clone(), "localhost".into()],
             ips,
+            docker_tls: (self.target.host.clone(), 2376),
         }
     }
 
-    fn docker_tls_addr(&self) -> (String, u16) {
-        (self.target.host.clone(), 2376)
+    async fn reset(&mut self) -> Result<Reset, DriverError> {
+        // Nothing resets a lent host: the next scenario starts from what
+        // this one left, on a new connection.
+        Ok(Reset::Recreate)
     }
 
     async fn reboot(&mut self, limit: Duration) -> Result<Duration, DriverError> {
-        let started = Instant::now();
-        let deadline = started + limit;
-        let before = self.boot_id().await?;
-        // Detached, so the exec returns before sshd goes down.
-        let s = crate::driver::Machine::ssh(self).await?;
-        s.exec("nohup sh -c 'sleep 0.3; systemctl reboot' >/dev/null 2>&1 &")
-            .await?;
-        self.drop_ssh().await;
-        loop {
-            if Instant::now() >= deadline {
-                return Err(DriverError::Timeout {
-                    what: "reboot".into(),
-                    after: limit,
-                    console: format!("(no console: {} is reached only over SSH)", self.describe()),
-                });
-            }
-            let attempt = deadline
-                .saturating_duration_since(Instant::now())
-                .min(Duration::from_secs(5));
-            match SshSession::connect(&self.target, attempt).await {
-                Ok(s) => {
-                    let id = s
-                        .exec_timeout(
-                            "cat /proc/sys/kernel/random/boot_id",
-                            Duration::from_secs(5),
-                        )
-                        .await;
-                    match id {
-                        Ok(out) if out.success() && out.stdout.trim() != before => {
-                            let left = deadline
-                                .saturating_duration_since(Instant::now())
-                                .max(Duration::from_secs(5));
-                            // `degraded` still means the boot finished.
-                            let _ = s.exec_timeout(crate::shell::WAIT_FOR_BOOT, left).await;
-                            self.ssh = Some(s);
-                            return Ok(started.elapsed());
-                        }
-                        _ => s.close().await,
-                    }
-                }
-                Err(e) if e.is_transient() => {}
-                Err(e) => return Err(e.into()),
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
+        let mut watch = OverSsh(self.describe());
+        self.reboot_watched(limit, &mut watch).await
     }
 
     fn death_report(&mut self) -> Option<String> {
         // Nothing here watches the machine itself; a lost connection shows
         // in the step that lost it.
         None
+    }
+
+    async fn destroy(mut self) {
+        self.drop_ssh().await;
+    }
+}
+
+/// A host someone lent, disposable: one machine at a time, which is the
+/// host itself, connected again for every scenario.
+pub struct SshHostDriver {
+    target: SshTarget,
+    data_disk: String,
+    /// The connection `prepare` made, handed to the first machine.
+    first: std::sync::Mutex<Option<SshSession>>,
+}
+
+impl SshHostDriver {
+    pub fn new(target: SshTarget, data_disk: String) -> Self {
+        Self {
+            target,
+            data_disk,
+            first: std::sync::Mutex::new(None),
+        }
+    }
+}
+
+impl crate::driver::Driver for SshHostDriver {
+    type M = SshHost;
+    fn id(&self) -> RunId {
+        RunId::Host(format!(
+            "{}@{}:{}",
+            self.target.user, self.target.host, self.target.port
+        ))
+    }
+    fn max_machines(&self) -> usize {
+        1
+    }
+    async fn prepare(&mut self) -> Result<(), DriverError> {
+        // Connects once, so that a wrong key or an unreachable host fails
+        // here, before any scenario starts.
+        let s = crate::transport::ssh::connect_checked(&self.target).await?;
+        *self.first.lock().expect("first") = Some(s);
+        Ok(())
+    }
+    async fn create(&self, _seq: usize) -> Result<SshHost, DriverError> {
+        let first = self.first.lock().expect("first").take();
+        let session = match first {
+            Some(s) => s,
+            None => crate::transport::ssh::connect_checked(&self.target).await?,
+        };
+        SshHost::with_session(self.target.clone(), session, self.data_disk.clone())
     }
 }

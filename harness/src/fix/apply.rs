@@ -10,7 +10,7 @@ use std::time::Duration;
 use base64::Engine;
 
 use crate::shell::quote;
-use crate::target::Conn;
+use crate::transport::Conn;
 use crate::transport::SshError;
 
 /// One file's new state.

@@ -27,7 +27,7 @@ use shipshape_checks::{Facts, Finding, Policy, Verdict};
 use super::apply::{self, Change, DaemonAction, Outcome};
 use super::plan::{self, FixContext, PlanError};
 use super::FixError;
-use crate::target::Conn;
+use crate::transport::Conn;
 
 /// Why a control was not attempted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

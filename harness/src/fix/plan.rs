@@ -30,6 +30,17 @@ pub struct FixContext {
     pub ips: Vec<std::net::IpAddr>,
 }
 
+impl From<crate::driver::HostInfo> for FixContext {
+    fn from(h: crate::driver::HostInfo) -> Self {
+        Self {
+            data_disk: h.data_disk,
+            client_tls_dir: h.client_tls_dir,
+            names: h.names,
+            ips: h.ips,
+        }
+    }
+}
+
 /// A planned fix, with TLS material to keep on the runner once applied.
 pub struct Planned {
     pub change: Change,

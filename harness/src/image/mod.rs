@@ -116,3 +116,22 @@ pub fn list(home: &Home) -> Vec<Image> {
     out.sort_by(|a, b| a.dir.cmp(&b.dir));
     out
 }
+
+/// Where a driver gets the image of a platform: the builder (`bake`), which
+/// sits above the drivers because its first boot is a VM, hands itself in.
+pub trait Source: Send + Sync {
+    fn ensure<'a>(
+        &'a self,
+        home: &'a Home,
+        platform: Platform,
+        progress: &'a crate::progress::Progress,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Image, SourceError>> + Send + 'a>>;
+}
+
+/// An image that could not be had, with the builder's reason.
+#[derive(Debug, thiserror::Error)]
+#[error("image build failed: {0}")]
+pub struct SourceError(#[source] pub Box<dyn std::error::Error + Send + Sync>);
+
+/// The images a run's drivers share.
+pub type Images = std::sync::Arc<dyn Source>;

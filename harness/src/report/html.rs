@@ -8,7 +8,7 @@ use std::fmt::Write;
 use shipshape_checks::{find_control, Benchmark, Verdict};
 
 use crate::audit::AuditRun;
-use crate::suite::PlatformRun;
+use crate::report::event::PlatformRun;
 
 const STYLE: &str = "body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}\
 table{border-collapse:collapse}th,td{border:1px solid #ccc;padding:4px 8px;text-align:left}\
@@ -71,7 +71,7 @@ pub fn scenarios(runs: &[PlatformRun]) -> String {
     let (passed, failed, skipped) = (
         count(|x| x.passed()),
         count(|x| x.failed()),
-        count(|x| x.skipped.is_some()),
+        count(|x| matches!(x.outcome, crate::scenario::Outcome::Skipped(_))),
     );
     let mut b =
         format!("<p id=\"summary\">{passed} passed, {failed} failed, {skipped} skipped</p>\n");
@@ -80,14 +80,14 @@ pub fn scenarios(runs: &[PlatformRun]) -> String {
             let _ = writeln!(
                 b,
                 "<p class=\"fail\"><b>{}</b>: {}</p>",
-                esc(r.label.as_str()),
+                esc(&r.label()),
                 esc(e)
             );
         }
     }
     b.push_str("<table id=\"matrix\"><tr><th>scenario</th><th>control</th>");
     for r in runs {
-        let _ = write!(b, "<th>{}</th>", esc(r.label.as_str()));
+        let _ = write!(b, "<th>{}</th>", esc(&r.label()));
     }
     b.push_str("</tr>\n");
     for (name, control) in &names {
@@ -95,19 +95,11 @@ pub fn scenarios(runs: &[PlatformRun]) -> String {
         for r in runs {
             match r.results.iter().find(|x| x.scenario == *name) {
                 Some(x) => {
-                    let (class, word) = if x.passed() {
-                        ("pass", "pass")
-                    } else if x.skipped.is_some() {
-                        ("skip", "skipped")
-                    } else if x.broken {
-                        ("fail", "ERROR")
-                    } else {
-                        ("fail", "FAIL")
-                    };
+                    let (class, word) = (x.outcome.class(), x.outcome.word());
                     let _ = write!(
                         b,
                         "<td class=\"{class}\"><a href=\"#{}\">{word}</a> {:.0}s</td>",
-                        anchor(&[r.label.as_str(), name]),
+                        anchor(&[&r.label(), name]),
                         x.duration.as_secs_f64()
                     );
                 }
@@ -118,32 +110,26 @@ pub fn scenarios(runs: &[PlatformRun]) -> String {
     }
     b.push_str("</table>\n");
     for r in runs {
-        let _ = writeln!(b, "<h2>{}</h2>", esc(r.label.as_str()));
+        let _ = writeln!(b, "<h2>{}</h2>", esc(&r.label()));
         for x in &r.results {
-            let class = match (x.passed(), x.skipped.is_some()) {
-                (true, _) => "pass",
-                (false, true) => "skip",
-                (false, false) => "fail",
-            };
+            let class = x.outcome.class();
             let _ = writeln!(
                 b,
                 "<details id=\"{}\" class=\"{class}\"{}><summary><b>{}</b> {} ({:.1}s)</summary>",
-                anchor(&[r.label.as_str(), &x.scenario]),
+                anchor(&[&r.label(), &x.scenario]),
                 if x.failed() { " open" } else { "" },
-                match (x.passed(), x.skipped.is_some(), x.broken) {
-                    (true, _, _) => "pass",
-                    (false, true, _) => "skipped",
-                    (false, false, true) => "ERROR",
-                    (false, false, false) => "FAIL",
-                },
+                x.outcome.word(),
                 esc(&x.scenario),
                 x.duration.as_secs_f64()
             );
-            if let Some(f) = &x.failure {
-                let _ = writeln!(b, "<p class=\"failure\">{}</p>", esc(f));
-            }
-            if let Some(why) = &x.skipped {
-                let _ = writeln!(b, "<p class=\"skipped\">skipped: {}</p>", esc(why));
+            match &x.outcome {
+                crate::scenario::Outcome::Failed(f) | crate::scenario::Outcome::Broken(f) => {
+                    let _ = writeln!(b, "<p class=\"failure\">{}</p>", esc(f));
+                }
+                crate::scenario::Outcome::Skipped(why) => {
+                    let _ = writeln!(b, "<p class=\"skipped\">skipped: {}</p>", esc(why));
+                }
+                crate::scenario::Outcome::Passed => {}
             }
             b.push_str("<ol class=\"steps\">\n");
             for st in &x.steps {

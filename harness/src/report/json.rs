@@ -47,3 +47,44 @@ pub fn render(run: &AuditRun, benchmark: Benchmark) -> Value {
         "controls": controls,
     })
 }
+
+/// The JSON form of a run of scenarios: every run with its results, each
+/// with its outcome and steps, and the counts.
+pub fn scenarios(
+    runs: &[crate::report::event::PlatformRun],
+    stats: &crate::report::event::RunStats,
+) -> Value {
+    let runs: Vec<Value> = runs
+        .iter()
+        .map(|r| {
+            let results: Vec<Value> = r
+                .results
+                .iter()
+                .map(|x| {
+                    json!({
+                        "scenario": x.scenario,
+                        "control": x.control,
+                        "outcome": x.outcome.word().to_lowercase(),
+                        "message": x.outcome.message(),
+                        "seconds": x.duration.as_secs_f64(),
+                        "steps": x.steps.iter().map(|s| json!({
+                            "name": s.name,
+                            "ok": s.ok,
+                            "seconds": s.duration.as_secs_f64(),
+                            "message": s.message,
+                        })).collect::<Vec<_>>(),
+                    })
+                })
+                .collect();
+            json!({
+                "run": r.label(),
+                "id": r.id,
+                "error": r.error,
+                "boot_seconds": r.boot.as_secs_f64(),
+                "seconds": r.duration.as_secs_f64(),
+                "results": results,
+            })
+        })
+        .collect();
+    json!({ "runs": runs, "stats": stats, "exit_code": stats.exit_code() })
+}

@@ -6,6 +6,8 @@ use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 use shipshape_checks::{find_control, Benchmark, Verdict};
 
 use crate::audit::AuditRun;
+use crate::report::event::{PlatformRun, ReportError, RunEvent};
+use crate::scenario::Outcome;
 
 /// The classname of each testcase is the control's CIS id in `benchmark`
 /// (`cis-2.8`), and the suite's properties name the benchmark.
@@ -67,10 +69,10 @@ pub fn render(runs: &[&AuditRun], benchmark: Benchmark) -> String {
 /// One testsuite per platform, one testcase per scenario; each step's
 /// command, output and duration go to system-out, and a failure names the
 /// failing step.
-pub fn scenarios(runs: &[crate::suite::PlatformRun]) -> String {
+pub fn scenarios(runs: &[PlatformRun]) -> String {
     let mut report = Report::new("shipshape-test");
     for run in runs {
-        let mut suite = TestSuite::new(run.label.as_str());
+        let mut suite = TestSuite::new(run.label());
         suite.set_time(run.duration);
         if let Some(err) = &run.error {
             let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
@@ -78,18 +80,17 @@ pub fn scenarios(runs: &[crate::suite::PlatformRun]) -> String {
             suite.add_test_case(TestCase::new("platform-setup", s));
         }
         for r in &run.results {
-            let status = match (&r.failure, &r.skipped) {
-                (None, Some(why)) => {
+            let status = match &r.outcome {
+                Outcome::Skipped(why) => {
                     let mut s = TestCaseStatus::skipped();
                     s.set_message(why.clone());
                     s
                 }
-                (None, None) => TestCaseStatus::success(),
-                (Some(msg), _) => {
-                    let mut s = TestCaseStatus::non_success(if r.broken {
-                        NonSuccessKind::Error
-                    } else {
-                        NonSuccessKind::Failure
+                Outcome::Passed => TestCaseStatus::success(),
+                Outcome::Failed(msg) | Outcome::Broken(msg) => {
+                    let mut s = TestCaseStatus::non_success(match r.outcome {
+                        Outcome::Broken(_) => NonSuccessKind::Error,
+                        _ => NonSuccessKind::Failure,
                     });
                     s.set_message(msg.lines().next().unwrap_or_default().to_string());
                     s.set_description(msg.clone());
@@ -97,7 +98,7 @@ pub fn scenarios(runs: &[crate::suite::PlatformRun]) -> String {
                 }
             };
             let mut case = TestCase::new(r.scenario.clone(), status);
-            case.set_classname(format!("{}.{}", run.label.as_str(), r.control));
+            case.set_classname(format!("{}.{}", run.label(), r.control));
             case.set_time(r.duration);
             let mut out = String::new();
             for st in &r.steps {
@@ -119,6 +120,18 @@ pub fn scenarios(runs: &[crate::suite::PlatformRun]) -> String {
         report.add_test_suite(suite);
     }
     report.to_string().expect("JUnit serializes")
+}
+
+/// Writes the run's JUnit file when the run finishes.
+pub struct JunitFile(pub std::path::PathBuf);
+
+impl crate::report::event::Reporter for JunitFile {
+    fn event(&mut self, e: &RunEvent) -> Result<(), ReportError> {
+        if let RunEvent::RunFinished { runs, .. } = e {
+            crate::report::write_file(&self.0, &scenarios(runs))?;
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -184,16 +197,17 @@ pub fn merge(inputs: &[(String, String)]) -> Result<String, MergeError> {
 mod tests {
     use std::collections::BTreeSet;
 
+    use crate::driver::RunId;
     use crate::platform::Platform;
-    use crate::scenario::ScenarioResult;
-    use crate::suite::{Partition, PlatformRun};
+    use crate::report::event::PlatformRun;
+    use crate::scenario::{Outcome, ScenarioResult};
+    use crate::suite::Partition;
 
     fn report_of(cases: &[(Platform, String)]) -> String {
         let runs: Vec<PlatformRun> = [Platform::Debian12, Platform::Debian13]
             .into_iter()
             .map(|p| PlatformRun {
-                label: p.name().to_string(),
-                platform: Some(p),
+                id: RunId::Qemu(p),
                 results: cases
                     .iter()
                     .filter(|(x, _)| *x == p)
@@ -202,9 +216,11 @@ mod tests {
                         control: s.clone(),
                         steps: Vec::new(),
                         duration: Default::default(),
-                        failure: (s == "userns-remap").then(|| "step `x` failed".to_string()),
-                        broken: false,
-                        skipped: None,
+                        outcome: if s == "userns-remap" {
+                            Outcome::Failed("step `x` failed".into())
+                        } else {
+                            Outcome::Passed
+                        },
                     })
                     .collect(),
                 error: None,

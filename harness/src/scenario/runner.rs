@@ -7,11 +7,11 @@ use std::time::{Duration, Instant};
 use shipshape_checks::{Policy, Verdict};
 
 use super::model::{AfterFix, Expect, RunnerCheck, Scenario, Step};
+use super::outcome::Outcome;
 use crate::audit;
 use crate::driver::Machine;
 use crate::fix;
 use crate::glob::glob_match;
-use crate::target::Conn;
 use crate::transport::ssh::SshError;
 
 #[derive(Debug, Clone)]
@@ -31,36 +31,34 @@ pub struct ScenarioResult {
     pub control: String,
     pub steps: Vec<StepResult>,
     pub duration: Duration,
-    /// `None`: every step held.
-    pub failure: Option<String>,
-    /// The machine broke (QEMU died, SSH dropped, a reboot never came back):
-    /// an error of the harness's target, not a verdict on the control.
-    pub broken: bool,
-    /// Not run: the driver cannot offer what the scenario needs (why).
-    pub skipped: Option<String>,
+    pub outcome: Outcome,
 }
 
 impl ScenarioResult {
     /// Ran, and every step held.
     pub fn passed(&self) -> bool {
-        self.failure.is_none() && self.skipped.is_none()
+        self.outcome == Outcome::Passed
     }
 
+    /// Failed or broke.
     pub fn failed(&self) -> bool {
-        self.failure.is_some()
+        matches!(self.outcome, Outcome::Failed(_) | Outcome::Broken(_))
     }
 
-    /// A scenario the driver could not run, with the reason.
-    pub fn skip(sc: &Scenario, why: String) -> Self {
+    /// A result with no steps: skipped, or broken before it could start.
+    pub fn without_steps(sc: &Scenario, outcome: Outcome) -> Self {
         Self {
             scenario: sc.name.clone(),
             control: sc.control.clone(),
             steps: Vec::new(),
             duration: Duration::ZERO,
-            failure: None,
-            broken: false,
-            skipped: Some(why),
+            outcome,
         }
+    }
+
+    /// A scenario the driver could not run, with the reason.
+    pub fn skip(sc: &Scenario, why: String) -> Self {
+        Self::without_steps(sc, Outcome::Skipped(why))
     }
 }
 
@@ -74,13 +72,17 @@ fn expect_matches(e: Expect, v: &Verdict) -> bool {
     )
 }
 
-struct Recorder {
+/// Called with every step as it finishes.
+pub type OnStep<'a> = &'a (dyn Fn(&StepResult) + Send + Sync);
+
+struct Recorder<'a> {
+    on_step: OnStep<'a>,
     steps: Vec<StepResult>,
     /// A step failed because the machine did, not because of what it checked.
     broken: bool,
 }
 
-impl Recorder {
+impl Recorder<'_> {
     fn push(
         &mut self,
         name: String,
@@ -90,14 +92,16 @@ impl Recorder {
         result: Result<(), String>,
     ) -> Result<(), String> {
         let ok = result.is_ok();
-        self.steps.push(StepResult {
+        let step = StepResult {
             name: name.clone(),
             command,
             output,
             duration: started.elapsed(),
             ok,
             message: result.as_ref().err().cloned(),
-        });
+        };
+        (self.on_step)(&step);
+        self.steps.push(step);
         result.map_err(|m| format!("step `{name}` failed: {m}"))
     }
 }
@@ -105,7 +109,7 @@ impl Recorder {
 async fn run_command(
     vm: &mut impl Machine,
     step: &Step,
-    rec: &mut Recorder,
+    rec: &mut Recorder<'_>,
     phase: &str,
 ) -> Result<(), String> {
     let started = Instant::now();
@@ -139,13 +143,24 @@ async fn run_command(
     }
     // Where the machine's added disk is differs by driver (/dev/sdb under
     // QEMU, a by-id path under Vagrant): steps read it from the environment.
-    let disk = crate::shell::quote(&vm.fix_context().data_disk);
-    let session = vm.ssh().await.map_err(|e| e.to_string())?;
+    let disk = crate::shell::quote(&vm.host().data_disk);
     let command = format!(
         "SHIPSHAPE_DATA_DISK={disk}; export SHIPSHAPE_DATA_DISK\n{}",
         step.run
     );
-    let result = session.exec_timeout(&command, limit).await;
+    let result = match vm.conn().await {
+        Ok(conn) => conn.exec(&command, None, limit).await,
+        Err(e) => {
+            rec.broken = true;
+            return rec.push(
+                name,
+                step.run.clone(),
+                String::new(),
+                started,
+                Err(e.to_string()),
+            );
+        }
+    };
     let (output, verdict) = match result {
         Ok(out) => {
             let text = format!(
@@ -195,8 +210,9 @@ async fn run_command(
 }
 
 async fn runner_check(vm: &impl Machine, check: RunnerCheck) -> Result<String, String> {
-    let dir = vm.fix_context().client_tls_dir;
-    let (host, port) = vm.docker_tls_addr();
+    let info = vm.host();
+    let dir = info.client_tls_dir;
+    let (host, port) = info.docker_tls;
     match check {
         RunnerCheck::DockerTls => {
             let v =
@@ -216,13 +232,18 @@ async fn audit_step(
     sc: &Scenario,
     policy: &Policy,
     expect: Expect,
-    rec: &mut Recorder,
+    rec: &mut Recorder<'_>,
     phase: &str,
 ) -> Result<audit::AuditRun, String> {
     let started = Instant::now();
-    let session = vm.ssh().await.map_err(|e| e.to_string())?;
-    let run = audit::run(&Conn::Ssh(session), policy).await;
     let name = format!("{phase}: audit expects {expect:?}").to_lowercase();
+    let run = match vm.conn().await {
+        Ok(conn) => audit::run(&conn, policy).await.map_err(|e| e.to_string()),
+        Err(e) => {
+            rec.broken = true;
+            Err(e.to_string())
+        }
+    };
     match run {
         Ok(run) => {
             let (output, verdict) = if sc.is_converge() {
@@ -239,8 +260,7 @@ async fn audit_step(
             )?;
             Ok(run)
         }
-        Err(e) => {
-            let msg = e.to_string();
+        Err(msg) => {
             rec.push(
                 name,
                 "audit".into(),
@@ -320,7 +340,7 @@ async fn fix_step(
     sc: &Scenario,
     policy: &Policy,
     before: &audit::AuditRun,
-    rec: &mut Recorder,
+    rec: &mut Recorder<'_>,
     phase: &str,
     expect_noop: bool,
 ) -> Result<(), String> {
@@ -331,9 +351,14 @@ async fn fix_step(
     } else {
         format!("{phase}: fix {}", sc.control)
     };
-    let ctx = vm.fix_context();
-    let session = vm.ssh().await.map_err(|e| e.to_string())?;
-    let conn = Conn::Ssh(session);
+    let ctx = fix::FixContext::from(vm.host());
+    let conn = match vm.conn().await {
+        Ok(c) => c,
+        Err(e) => {
+            rec.broken = true;
+            return Err(e.to_string());
+        }
+    };
     let asked: Vec<String> = if whole {
         Vec::new()
     } else {
@@ -432,9 +457,15 @@ fn judge_fix(sc: &Scenario, report: &fix::ConvergeReport, expect_noop: bool) -> 
 }
 
 /// Runs `sc` on `vm`. The caller resets the VM first.
-pub async fn run_scenario(vm: &mut impl Machine, sc: &Scenario, policy: &Policy) -> ScenarioResult {
+pub async fn run_scenario(
+    vm: &mut impl Machine,
+    sc: &Scenario,
+    policy: &Policy,
+    on_step: OnStep<'_>,
+) -> ScenarioResult {
     let started = Instant::now();
     let mut rec = Recorder {
+        on_step,
         steps: Vec::new(),
         broken: false,
     };
@@ -473,9 +504,11 @@ pub async fn run_scenario(vm: &mut impl Machine, sc: &Scenario, policy: &Policy)
         control: sc.control.clone(),
         steps: rec.steps,
         duration: started.elapsed(),
-        failure,
-        broken: rec.broken,
-        skipped: None,
+        outcome: match failure {
+            None => Outcome::Passed,
+            Some(m) if rec.broken => Outcome::Broken(m),
+            Some(m) => Outcome::Failed(m),
+        },
     }
 }
 
@@ -486,10 +519,10 @@ async fn missing_program(vm: &mut impl Machine, sc: &Scenario) -> Option<String>
     if programs.is_empty() {
         return None;
     }
-    let session = vm.ssh().await.ok()?;
+    let conn = vm.conn().await.ok()?;
     for p in programs {
-        let out = session
-            .exec_timeout(&format!("command -v {p}"), Duration::from_secs(30))
+        let out = conn
+            .exec(&format!("command -v {p}"), None, Duration::from_secs(30))
             .await
             .ok()?;
         if out.status != 0 {
@@ -517,7 +550,7 @@ async fn run_inner(
     vm: &mut impl Machine,
     sc: &Scenario,
     policy: &Policy,
-    rec: &mut Recorder,
+    rec: &mut Recorder<'_>,
 ) -> Result<(), String> {
     for step in &sc.prepare {
         run_command(vm, step, rec, "prepare").await?;

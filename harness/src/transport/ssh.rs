@@ -440,6 +440,18 @@ fn timeout_argv(command: &str) -> String {
     }
 }
 
+/// Connects to an `ssh://` target, checking the key file first.
+pub async fn connect_checked(target: &SshTarget) -> Result<SshSession, SshError> {
+    if !target.key_path.exists() {
+        return Err(SshError::Key {
+            path: target.key_path.clone(),
+            reason: "no such file".into(),
+        });
+    }
+    load_private_key(&target.key_path)?;
+    SshSession::connect(target, Duration::from_secs(20)).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::timeout_argv;

@@ -373,21 +373,6 @@ impl QemuVm {
         })
     }
 
-    /// Where fixes keep runner-side material for this VM, and the names its
-    /// dockerd certificate must carry (the forwarded loopback port, and the
-    /// guest's address on QEMU's user network).
-    pub fn fix_context(&self) -> crate::fix::FixContext {
-        crate::fix::FixContext {
-            data_disk: DATA_DISK.into(),
-            client_tls_dir: self.record.dir.join("docker-tls"),
-            names: vec!["localhost".into(), "shipshape".into()],
-            ips: vec![
-                std::net::IpAddr::from([127, 0, 0, 1]),
-                std::net::IpAddr::from([10, 0, 2, 15]),
-            ],
-        }
-    }
-
     pub fn ssh_target(&self) -> &SshTarget {
         &self.target
     }
@@ -640,61 +625,19 @@ impl QemuVm {
         command: &str,
         limit: Duration,
     ) -> Result<Duration, DriverError> {
-        let started = Instant::now();
-        let deadline = started + limit;
-        let before = self.boot_id().await?;
-        // Detached, so the exec returns before sshd goes down.
-        let trigger = format!(
-            "nohup sh -c 'sleep 0.3; {command}' >/dev/null 2>&1 &",
-            command = command.replace('\'', "")
-        );
-        self.exec(&trigger).await?;
-        self.drop_ssh().await;
-        let timeout = |vm: &Self| DriverError::Timeout {
-            what: "reboot".into(),
-            after: limit,
-            console: vm.console_tail(30),
-        };
-        loop {
-            if let Some(status) = self.qemu_exit_status() {
-                return Err(DriverError::QemuExited {
-                    during: "reboot".into(),
-                    status,
-                    console: self.console_tail(30),
-                });
-            }
-            if Instant::now() >= deadline {
-                return Err(timeout(self));
-            }
-            let attempt = deadline
-                .saturating_duration_since(Instant::now())
-                .min(Duration::from_secs(5));
-            match SshSession::connect(&self.target, attempt).await {
-                Ok(s) => {
-                    match s
-                        .exec_timeout(
-                            "cat /proc/sys/kernel/random/boot_id",
-                            Duration::from_secs(5),
-                        )
-                        .await
-                    {
-                        Ok(out) if out.success() && out.stdout.trim() != before => {
-                            s.close().await;
-                            break;
-                        }
-                        _ => s.close().await,
-                    }
-                }
-                Err(e) if e.is_transient() => {}
-                Err(e) => return Err(e.into()),
-            }
-            tokio::time::sleep(Duration::from_millis(300)).await;
-        }
-        let left = deadline
-            .saturating_duration_since(Instant::now())
-            .max(Duration::from_secs(10));
-        self.wait_settled("reboot", left).await?;
-        Ok(started.elapsed())
+        let target = self.target.clone();
+        let session = self.ssh.take();
+        let (session, took) = crate::driver::reboot::reboot_and_settle(
+            &target,
+            session,
+            command,
+            limit,
+            Some(DATA_DISK),
+            &mut QemuWatch(self),
+        )
+        .await?;
+        self.ssh = Some(session);
+        Ok(took)
     }
 
     /// Asks the guest to power off and waits for QEMU to exit.
@@ -873,4 +816,109 @@ fn spawn_qemu(
     ))?;
     let guard = cleanup::kill_on_signal(child.id() as i32);
     Ok((child, guard))
+}
+
+/// How a QEMU VM is seen dying during a reboot: its process exits.
+struct QemuWatch<'a>(&'a mut QemuVm);
+
+impl crate::driver::reboot::Watch for QemuWatch<'_> {
+    fn gone(&mut self, during: &str) -> Option<DriverError> {
+        self.0
+            .qemu_exit_status()
+            .map(|status| DriverError::QemuExited {
+                during: during.into(),
+                status,
+                console: self.0.console_tail(30),
+            })
+    }
+    fn console(&self) -> String {
+        self.0.console_tail(30)
+    }
+}
+
+impl crate::driver::Machine for QemuVm {
+    async fn conn(&mut self) -> Result<crate::transport::Conn<'_>, DriverError> {
+        Ok(crate::transport::Conn::Ssh(QemuVm::ssh(self).await?))
+    }
+    fn host(&self) -> crate::driver::HostInfo {
+        crate::driver::HostInfo {
+            data_disk: DATA_DISK.into(),
+            client_tls_dir: self.record.dir.join("docker-tls"),
+            names: vec!["localhost".into(), "shipshape".into()],
+            ips: vec![
+                std::net::IpAddr::from([127, 0, 0, 1]),
+                std::net::IpAddr::from([10, 0, 2, 15]),
+            ],
+            docker_tls: ("127.0.0.1".into(), self.record.docker_tls_port),
+        }
+    }
+    fn how_up(&self) -> String {
+        if self.resumed {
+            "resumed the saved boot".into()
+        } else {
+            "booted".into()
+        }
+    }
+    async fn reset(&mut self) -> Result<crate::driver::Reset, DriverError> {
+        Ok(crate::driver::Reset::Done(QemuVm::reset(self).await?))
+    }
+    async fn reboot(&mut self, limit: Duration) -> Result<Duration, DriverError> {
+        QemuVm::reboot(self, limit).await
+    }
+    fn death_report(&mut self) -> Option<String> {
+        QemuVm::death_report(self)
+    }
+    async fn destroy(self) {
+        QemuVm::destroy(self).await
+    }
+}
+
+/// Machines booted from shipshape's image of one platform, each reset to
+/// the image's clean snapshot between scenarios.
+pub struct QemuDriver {
+    home: Home,
+    platform: crate::platform::Platform,
+    images: crate::image::Images,
+    image: Option<Image>,
+}
+
+impl QemuDriver {
+    pub fn new(
+        home: &Home,
+        platform: crate::platform::Platform,
+        images: crate::image::Images,
+    ) -> Self {
+        Self {
+            home: home.clone(),
+            platform,
+            images,
+            image: None,
+        }
+    }
+}
+
+impl crate::driver::Driver for QemuDriver {
+    type M = QemuVm;
+    fn id(&self) -> crate::driver::RunId {
+        crate::driver::RunId::Qemu(self.platform)
+    }
+    async fn prepare(&mut self) -> Result<(), DriverError> {
+        let progress = crate::progress::Progress::new(&self.platform.to_string());
+        let image = self
+            .images
+            .ensure(&self.home, self.platform, &progress)
+            .await
+            .map_err(|e| DriverError::Tool {
+                tool: "image".into(),
+                detail: e.to_string(),
+            })?;
+        progress.finish("image ready");
+        self.image = Some(image);
+        Ok(())
+    }
+    async fn create(&self, seq: usize) -> Result<QemuVm, DriverError> {
+        let image = self.image.as_ref().ok_or(DriverError::NotPrepared)?;
+        let name = format!("test-{}-{}-m{seq}", self.platform, std::process::id());
+        QemuVm::boot(&self.home, image, BootOptions::new(name)).await
+    }
 }

@@ -22,7 +22,6 @@ use crate::cleanup::Owner;
 use crate::cleanup::{self, Guard};
 use crate::driver::error::{io, tail};
 use crate::driver::{DriverError, SshHost};
-use crate::fix::FixContext;
 use crate::image::Image;
 use crate::paths::{self, Home};
 use crate::transport::ssh::{self, SshSession, SshTarget};
@@ -107,18 +106,46 @@ pub struct VagrantPlatform {
     pub libvirt_driver: Option<String>,
 }
 
+/// A platform file that cannot be used: the message names the file, and
+/// the line and field where it can.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct PlatformFileError(pub String);
+
 impl VagrantPlatform {
     /// Reads a platform file; errors name the file, line and field.
-    pub fn load(path: &Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let p: Self = serde_saphyr::from_str(&text).map_err(|e| crate::yaml::error_at(path, &e))?;
+    pub fn load(path: &Path) -> Result<Self, PlatformFileError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| PlatformFileError(format!("{}: {e}", path.display())))?;
+        let p: Self = serde_saphyr::from_str(&text)
+            .map_err(|e| PlatformFileError(crate::yaml::error_at(path, &e)))?;
         if p.data_disk.is_empty() {
-            return Err(format!(
+            return Err(PlatformFileError(format!(
                 "{}: data_disk: say where the added disk shows, e.g. `libvirt: /dev/disk/by-id/virtio-shipshape-data`",
                 path.display()
-            ));
+            )));
         }
         Ok(p)
+    }
+
+    /// The name of shipshape's image of `p`, until `prepare` knows its box.
+    pub fn placeholder(p: crate::platform::Platform) -> Self {
+        Self {
+            name: p.name().into(),
+            box_name: String::new(),
+            box_url: None,
+            ssh_user: "root".into(),
+            private_key: None,
+            memory_mb: default_memory(),
+            cpus: default_cpus(),
+            data_disk_gb: default_disk_gb(),
+            data_disk: BTreeMap::new(),
+            virtualbox_controller: None,
+            provision: None,
+            root_on_pvscsi: true,
+            cmd_line: None,
+            libvirt_driver: None,
+        }
     }
 
     /// The platform for one of shipshape's images, as a box `vagrant_box`
@@ -474,25 +501,33 @@ impl VagrantVm {
     }
 }
 
+/// Vagrant's view of its machine during a reboot: the libvirt console.
+struct VagrantWatch(PathBuf);
+
+impl crate::driver::reboot::Watch for VagrantWatch {
+    fn gone(&mut self, _during: &str) -> Option<DriverError> {
+        None
+    }
+    fn console(&self) -> String {
+        tail(&self.0, 25)
+    }
+}
+
 impl crate::driver::Machine for VagrantVm {
-    async fn ssh(&mut self) -> Result<&SshSession, DriverError> {
-        crate::driver::Machine::ssh(self.host_mut()).await
+    async fn conn(&mut self) -> Result<crate::transport::Conn<'_>, DriverError> {
+        crate::driver::Machine::conn(self.host_mut()).await
     }
-    fn fix_context(&self) -> FixContext {
-        crate::driver::Machine::fix_context(self.host())
+    fn host(&self) -> crate::driver::HostInfo {
+        crate::driver::Machine::host(VagrantVm::host(self))
     }
-    fn docker_tls_addr(&self) -> (String, u16) {
-        crate::driver::Machine::docker_tls_addr(self.host())
+    async fn reset(&mut self) -> Result<crate::driver::Reset, DriverError> {
+        // Vagrant has no snapshot to lean on: every scenario gets a fresh
+        // `vagrant up` of the box as it was built.
+        Ok(crate::driver::Reset::Recreate)
     }
     async fn reboot(&mut self, limit: Duration) -> Result<Duration, DriverError> {
-        match crate::driver::Machine::reboot(self.host_mut(), limit).await {
-            Err(DriverError::Timeout { what, after, .. }) => Err(DriverError::Timeout {
-                what,
-                after,
-                console: self.console_tail(),
-            }),
-            r => r,
-        }
+        let mut watch = VagrantWatch(self.console.clone());
+        self.host_mut().reboot_watched(limit, &mut watch).await
     }
     fn death_report(&mut self) -> Option<String> {
         let out = std::process::Command::new("virsh")
@@ -509,6 +544,121 @@ impl crate::driver::Machine for VagrantVm {
                 self.console_tail()
             )
         })
+    }
+    async fn destroy(self) {
+        VagrantVm::destroy(self).await
+    }
+}
+
+/// Machines from `vagrant up` of one platform: a box made from shipshape's
+/// image (`--platform`), or a platform file (`--vagrant-platform`). One at a
+/// time, a fresh one for every scenario.
+pub struct VagrantDriver {
+    home: Home,
+    platform: VagrantPlatform,
+    /// Set for a box made from shipshape's image of this platform.
+    image: Option<crate::platform::Platform>,
+    images: crate::image::Images,
+    provider: Provider,
+    /// libvirt's domain type: "kvm" only where KVM really boots a kernel.
+    libvirt_driver: String,
+}
+
+impl VagrantDriver {
+    /// A platform file's machines.
+    pub fn from_file(
+        home: &Home,
+        platform: VagrantPlatform,
+        provider: Provider,
+        images: crate::image::Images,
+    ) -> Self {
+        let libvirt_driver = platform
+            .libvirt_driver
+            .clone()
+            .unwrap_or_else(|| "kvm".into());
+        Self {
+            home: home.clone(),
+            platform,
+            image: None,
+            images,
+            provider,
+            libvirt_driver,
+        }
+    }
+
+    /// Machines of a box made from shipshape's image of `p`.
+    pub fn from_image(
+        home: &Home,
+        p: crate::platform::Platform,
+        provider: Provider,
+        images: crate::image::Images,
+    ) -> Self {
+        Self {
+            home: home.clone(),
+            platform: VagrantPlatform::placeholder(p),
+            image: Some(p),
+            images,
+            provider,
+            libvirt_driver: "kvm".into(),
+        }
+    }
+}
+
+impl crate::driver::Driver for VagrantDriver {
+    type M = VagrantVm;
+    fn id(&self) -> crate::driver::RunId {
+        crate::driver::RunId::Vagrant(self.platform.name.clone())
+    }
+    fn max_machines(&self) -> usize {
+        1
+    }
+    async fn prepare(&mut self) -> Result<(), DriverError> {
+        let reaped = reap(&self.home);
+        if reaped > 0 {
+            eprintln!("destroyed {reaped} Vagrant instance(s) left by a killed run");
+        }
+        if let Some(p) = self.image {
+            let progress = crate::progress::Progress::new(&format!("image {p}"));
+            let image = self
+                .images
+                .ensure(&self.home, p, &progress)
+                .await
+                .map_err(|e| DriverError::Tool {
+                    tool: "image".into(),
+                    detail: e.to_string(),
+                })?;
+            progress.stage("vagrant box");
+            let name = boxes::ensure(&self.home, &image).await?;
+            progress.finish(&format!("box {name}"));
+            let mut vp = VagrantPlatform::for_image(&image);
+            vp.box_name = name;
+            let accel = crate::driver::qemu::accel::choose(&image.kernel, self.home.root());
+            if self.platform.libvirt_driver.is_none()
+                && accel == crate::driver::qemu::accel::Accel::Tcg
+            {
+                self.libvirt_driver = "qemu".into();
+            }
+            self.platform = vp;
+        }
+        eprintln!(
+            "shipshape test: {} through Vagrant ({}, domain type {}), a fresh machine each",
+            self.platform.name,
+            self.provider.name(),
+            self.libvirt_driver
+        );
+        Ok(())
+    }
+    async fn create(&self, seq: usize) -> Result<VagrantVm, DriverError> {
+        let name = format!("{}-{}-{seq}", self.platform.name, std::process::id());
+        VagrantVm::up(
+            &self.home,
+            &self.platform,
+            self.provider,
+            &self.libvirt_driver,
+            &name,
+            Duration::from_secs(600),
+        )
+        .await
     }
 }
 
