@@ -276,3 +276,94 @@ mod tests {
         }
     }
 }
+
+/// The scenarios' JUnit for one fixed set of results (a pass, a failure, a
+/// broken machine, a skip, a run that could not start) is byte for byte the
+/// file the code before the event stream wrote for the same results.
+#[cfg(test)]
+mod golden {
+    use std::time::Duration;
+
+    use crate::driver::RunId;
+    use crate::platform::Platform;
+    use crate::report::event::PlatformRun;
+    use crate::scenario::{Outcome, ScenarioResult, StepResult};
+
+    fn step(name: &str, ok: bool, message: Option<&str>) -> StepResult {
+        StepResult {
+            name: name.into(),
+            command: format!("echo {name}\n"),
+            output: format!("exit 0\n--- stdout\n{name} <&> done\n--- stderr\n"),
+            duration: Duration::from_millis(1250),
+            ok,
+            message: message.map(str::to_string),
+        }
+    }
+
+    fn result(name: &str, outcome: Outcome, steps: Vec<StepResult>) -> ScenarioResult {
+        ScenarioResult {
+            scenario: name.into(),
+            control: name.into(),
+            steps,
+            duration: Duration::from_millis(12_500),
+            outcome,
+        }
+    }
+
+    #[test]
+    fn the_junit_of_the_same_results_is_unchanged() {
+        let runs = vec![
+            PlatformRun {
+                id: RunId::Qemu(Platform::Debian12),
+                results: vec![
+                    result(
+                        "live-restore",
+                        Outcome::Passed,
+                        vec![
+                            step("before: audit expects fail", true, None),
+                            step("fix: fix live-restore", true, None),
+                        ],
+                    ),
+                    result(
+                        "icc",
+                        Outcome::Failed("step `fix: fix icc` failed: boom\nsecond line".into()),
+                        vec![
+                            step("before: audit expects fail", true, None),
+                            step("fix: fix icc", false, Some("boom\nsecond line")),
+                        ],
+                    ),
+                    result(
+                        "audit-rules",
+                        Outcome::Broken(
+                            "step `reboot` failed: reboot did not finish\nqemu exited".into(),
+                        ),
+                        vec![step("reboot", false, Some("reboot did not finish"))],
+                    ),
+                    result(
+                        "docker-version-dnf",
+                        Outcome::Skipped("needs dnf, and this machine has none".into()),
+                        vec![],
+                    ),
+                ],
+                error: None,
+                boot: Duration::from_secs(4),
+                duration: Duration::from_secs(100),
+            },
+            PlatformRun {
+                id: RunId::Qemu(Platform::Debian13),
+                results: vec![result(
+                    "icc",
+                    Outcome::Broken("image build failed: no debootstrap".into()),
+                    vec![],
+                )],
+                error: Some("image build failed: no debootstrap".into()),
+                boot: Duration::ZERO,
+                duration: Duration::from_secs(3),
+            },
+        ];
+        assert_eq!(
+            super::scenarios(&runs),
+            include_str!("golden-scenarios.xml")
+        );
+    }
+}

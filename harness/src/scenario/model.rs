@@ -83,6 +83,42 @@ impl Step {
     }
 }
 
+/// A scenario's `policy:` values, laid over the run's policy. Checked at
+/// load against the policy's own fields and types, so a mistyped key is an
+/// error at file:line:col before any machine comes up.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(transparent)]
+pub struct PolicyOverride(serde_json::Map<String, serde_json::Value>);
+
+/// A `policy:` value the policy does not take.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct PolicyOverrideError(String);
+
+impl PolicyOverride {
+    /// The first key the default policy refuses on its own.
+    fn first_bad_key(&self) -> Option<String> {
+        self.0.iter().find_map(|(k, v)| {
+            let one = PolicyOverride([(k.clone(), v.clone())].into_iter().collect());
+            one.apply(&shipshape_checks::Policy::default())
+                .is_err()
+                .then(|| k.clone())
+        })
+    }
+
+    /// `base` with these values on top.
+    pub fn apply(
+        &self,
+        base: &shipshape_checks::Policy,
+    ) -> Result<shipshape_checks::Policy, PolicyOverrideError> {
+        let mut v = serde_json::to_value(base).map_err(|e| PolicyOverrideError(e.to_string()))?;
+        for (k, val) in &self.0 {
+            v[k] = val.clone();
+        }
+        serde_json::from_value(v).map_err(|e| PolicyOverrideError(e.to_string()))
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
@@ -118,7 +154,7 @@ pub struct Scenario {
     pub needs: Vec<Need>,
     /// Policy values for this scenario (the rest are the run's policy).
     #[serde(default)]
-    pub policy: Option<serde_json::Map<String, serde_json::Value>>,
+    pub policy: Option<PolicyOverride>,
     /// Fix again and expect "already compliant" with no file changed.
     #[serde(default = "Scenario::yes")]
     pub idempotent: bool,
@@ -222,6 +258,18 @@ pub fn load_file(path: &Path) -> Result<Scenario, ScenarioError> {
                 path: locate(path, &text, &["fix_skips", g]),
                 control: g.clone(),
             });
+        }
+    }
+    if let Some(over) = &s.policy {
+        if let Err(e) = over.apply(&shipshape_checks::Policy::default()) {
+            // The first key that fails alone is the one to point at.
+            let msg = e.to_string();
+            let field = over.first_bad_key().unwrap_or_default();
+            let at = match locate(path, &text, &[&format!("{field}:")]) {
+                p if !field.is_empty() && p.contains(':') => p,
+                _ => locate(path, &text, &["policy:"]),
+            };
+            return Err(ScenarioError::Parse(format!("{at}: policy: {msg}")));
         }
     }
     if s.fix && !s.remediate.is_empty() {
@@ -333,6 +381,27 @@ mod tests {
             assert!(e.to_string().contains(&*p.to_string_lossy()), "{e}");
             e
         })
+    }
+
+    #[test]
+    fn a_mistyped_policy_key_is_refused_at_load_with_its_line() {
+        let e = load("control: icc\npolicy:\n  docker_group_allowed: [root]\n  log_levle: info\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(":4:3: policy:"), "{e}");
+        assert!(e.contains("log_levle"), "{e}");
+        let e = load("control: icc\npolicy:\n  rootless_required: maybe\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(":3:3: policy:"), "{e}");
+        // A good one loads, and lays its values over the run's policy.
+        let s = load("control: icc\npolicy:\n  rootless_required: true\n").unwrap();
+        let p = s
+            .policy
+            .unwrap()
+            .apply(&shipshape_checks::Policy::default())
+            .unwrap();
+        assert!(p.rootless_required);
     }
 
     #[test]

@@ -534,16 +534,15 @@ async fn missing_program(vm: &mut impl Machine, sc: &Scenario) -> Option<String>
     None
 }
 
-/// The run's policy with the scenario's own values on top.
+/// The run's policy with the scenario's own values on top (checked when
+/// the scenario was loaded).
 fn effective_policy(sc: &Scenario, policy: &Policy) -> Result<Policy, String> {
-    let Some(over) = &sc.policy else {
-        return Ok(policy.clone());
-    };
-    let mut v = serde_json::to_value(policy).map_err(|e| e.to_string())?;
-    for (k, val) in over {
-        v[k] = val.clone();
+    match &sc.policy {
+        None => Ok(policy.clone()),
+        Some(over) => over
+            .apply(policy)
+            .map_err(|e| format!("{}: policy: {e}", sc.path.display())),
     }
-    serde_json::from_value(v).map_err(|e| format!("{}: policy: {e}", sc.path.display()))
 }
 
 async fn run_inner(

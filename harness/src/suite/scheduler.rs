@@ -362,3 +362,512 @@ where
     };
     s.runner.run(&mut h.machine, &item.scenario, &on_step).await
 }
+
+/// The scheduler and the scenario runner against fake machines: a driver
+/// whose machines run commands on this machine (`Conn::Local`), and a
+/// runner that decides outcomes by the scenario's name. Milliseconds each.
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use super::*;
+    use crate::driver::{DriverError, HostInfo, Need};
+    use crate::platform::Platform;
+    use crate::report::event::Watch;
+    use crate::scenario::StepResult;
+    use crate::transport::Conn;
+
+    #[derive(Default)]
+    struct Counters {
+        created: AtomicUsize,
+        destroyed: AtomicUsize,
+        resets: AtomicUsize,
+        live: AtomicUsize,
+        most_live: AtomicUsize,
+    }
+
+    struct FakeMachine {
+        seq: usize,
+        counters: Arc<Counters>,
+        recreate: bool,
+        conn_fails: bool,
+    }
+
+    impl Machine for FakeMachine {
+        async fn conn(&mut self) -> Result<Conn<'_>, DriverError> {
+            if self.conn_fails {
+                return Err(DriverError::Tool {
+                    tool: "fake".into(),
+                    detail: "the connection went".into(),
+                });
+            }
+            Ok(Conn::Local)
+        }
+        fn host(&self) -> HostInfo {
+            HostInfo {
+                data_disk: "/dev/null".into(),
+                client_tls_dir: std::env::temp_dir(),
+                names: vec![],
+                ips: vec![],
+                docker_tls: ("127.0.0.1".into(), 1),
+            }
+        }
+        async fn reset(&mut self) -> Result<Reset, DriverError> {
+            self.counters.resets.fetch_add(1, Ordering::SeqCst);
+            Ok(if self.recreate {
+                Reset::Recreate
+            } else {
+                Reset::Done(Duration::ZERO)
+            })
+        }
+        async fn reboot(&mut self, _limit: Duration) -> Result<Duration, DriverError> {
+            Ok(Duration::ZERO)
+        }
+        fn death_report(&mut self) -> Option<String> {
+            None
+        }
+        async fn destroy(self) {
+            self.counters.destroyed.fetch_add(1, Ordering::SeqCst);
+            self.counters.live.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    struct FakeDriver {
+        id: RunId,
+        counters: Arc<Counters>,
+        max: usize,
+        recreate: bool,
+        cannot_reboot: bool,
+        prepare_fails: bool,
+        conn_fails: bool,
+    }
+
+    impl FakeDriver {
+        fn new(p: Platform) -> Self {
+            Self {
+                id: RunId::Qemu(p),
+                counters: Arc::default(),
+                max: usize::MAX,
+                recreate: false,
+                cannot_reboot: false,
+                prepare_fails: false,
+                conn_fails: false,
+            }
+        }
+    }
+
+    impl Driver for FakeDriver {
+        type M = FakeMachine;
+        fn id(&self) -> RunId {
+            self.id.clone()
+        }
+        fn cannot(&self, need: Need) -> Option<String> {
+            (self.cannot_reboot && need == Need::Reboot).then(|| "a fake cannot reboot".into())
+        }
+        fn max_machines(&self) -> usize {
+            self.max
+        }
+        async fn prepare(&mut self) -> Result<(), DriverError> {
+            if self.prepare_fails {
+                return Err(DriverError::Tool {
+                    tool: "fake image".into(),
+                    detail: "no image".into(),
+                });
+            }
+            Ok(())
+        }
+        async fn create(&self, seq: usize) -> Result<FakeMachine, DriverError> {
+            self.counters.created.fetch_add(1, Ordering::SeqCst);
+            let now = self.counters.live.fetch_add(1, Ordering::SeqCst) + 1;
+            self.counters.most_live.fetch_max(now, Ordering::SeqCst);
+            Ok(FakeMachine {
+                seq,
+                counters: self.counters.clone(),
+                recreate: self.recreate,
+                conn_fails: self.conn_fails,
+            })
+        }
+    }
+
+    /// Outcomes by name: `broken-*` breaks the machine, `fail-*` fails,
+    /// the rest pass; each takes a few milliseconds, longer for early names,
+    /// so workers finish out of order. Logs (scenario, machine seq).
+    #[derive(Clone, Default)]
+    struct ByName(Arc<Mutex<Vec<(String, usize)>>>);
+
+    impl CaseRunner<FakeMachine> for ByName {
+        async fn run(
+            &self,
+            m: &mut FakeMachine,
+            sc: &Scenario,
+            on_step: OnStep<'_>,
+        ) -> ScenarioResult {
+            let delay = 20u64.saturating_sub(sc.name.len() as u64);
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+            self.0.lock().unwrap().push((sc.name.clone(), m.seq));
+            let step = StepResult {
+                name: format!("prepare: {}", sc.name),
+                command: "true".into(),
+                output: String::new(),
+                duration: Duration::ZERO,
+                ok: !sc.name.starts_with("fail"),
+                message: None,
+            };
+            on_step(&step);
+            let outcome = if sc.name.starts_with("broken") {
+                Outcome::Broken("the machine died".into())
+            } else if sc.name.starts_with("fail") {
+                Outcome::Failed("a step failed".into())
+            } else {
+                Outcome::Passed
+            };
+            ScenarioResult {
+                steps: vec![step],
+                outcome,
+                ..ScenarioResult::without_steps(sc, Outcome::Passed)
+            }
+        }
+    }
+
+    fn scenarios(dir: &std::path::Path, specs: &[(&str, &str)]) -> Vec<Scenario> {
+        specs
+            .iter()
+            .map(|(name, extra)| {
+                let p = dir.join(format!("{name}.yaml"));
+                std::fs::write(&p, format!("control: icc\n{extra}")).unwrap();
+                crate::scenario::load_file(&p).unwrap()
+            })
+            .collect()
+    }
+
+    fn block<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(4)
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    fn recorder() -> (Arc<Reporters>, Arc<Mutex<Vec<RunEvent>>>) {
+        let seen: Arc<Mutex<Vec<RunEvent>>> = Arc::default();
+        let s = seen.clone();
+        let r = Reporters::new(vec![Box::new(Watch(move |e: &RunEvent| {
+            s.lock().unwrap().push(e.clone())
+        }))]);
+        (Arc::new(r), seen)
+    }
+
+    fn names(run: &PlatformRun) -> Vec<String> {
+        run.results.iter().map(|r| r.scenario.clone()).collect()
+    }
+
+    #[test]
+    fn results_come_back_in_file_order_whatever_the_workers_did() {
+        let dir = tempfile::tempdir().unwrap();
+        let list: Vec<(&str, &str)> = ["a", "bb", "ccc", "dddd", "eeeee", "ffffff", "g"]
+            .iter()
+            .map(|n| (*n, ""))
+            .collect();
+        let sc = scenarios(dir.path(), &list);
+        let serial = block(run(
+            vec![FakeDriver::new(Platform::Debian12)],
+            vec![sc.clone()],
+            1,
+            ByName::default(),
+            Arc::new(Reporters::default()),
+        ));
+        for jobs in [2, 3, 8] {
+            let drivers = vec![
+                FakeDriver::new(Platform::Debian12),
+                FakeDriver::new(Platform::Debian13),
+            ];
+            let runs = block(run(
+                drivers,
+                vec![sc.clone(), sc.clone()],
+                jobs,
+                ByName::default(),
+                Arc::new(Reporters::default()),
+            ));
+            assert_eq!(runs.len(), 2);
+            assert_eq!(names(&runs[0]), names(&serial[0]), "{jobs} workers");
+            assert_eq!(names(&runs[1]), names(&serial[0]), "{jobs} workers");
+            assert_eq!(runs[1].id, RunId::Qemu(Platform::Debian13));
+        }
+    }
+
+    #[test]
+    fn a_broken_machine_is_replaced_and_the_rest_reset_the_same_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let sc = scenarios(
+            dir.path(),
+            &[("a", ""), ("broken-b", ""), ("c", ""), ("d", "")],
+        );
+        let driver = FakeDriver::new(Platform::Debian12);
+        let counters = driver.counters.clone();
+        let runner = ByName::default();
+        let runs = block(run(
+            vec![driver],
+            vec![sc],
+            1,
+            runner.clone(),
+            Arc::new(Reporters::default()),
+        ));
+        let log = runner.0.lock().unwrap().clone();
+        // a and broken-b on the first machine; c and d on a new one.
+        assert_eq!(
+            log,
+            vec![
+                ("a".to_string(), 1),
+                ("broken-b".into(), 1),
+                ("c".into(), 2),
+                ("d".into(), 2)
+            ]
+        );
+        assert_eq!(counters.created.load(Ordering::SeqCst), 2);
+        assert_eq!(
+            counters.destroyed.load(Ordering::SeqCst),
+            2,
+            "nothing left up"
+        );
+        // Resets: before broken-b (after a) and before d (after c).
+        assert_eq!(counters.resets.load(Ordering::SeqCst), 2);
+        let outcomes: Vec<&str> = runs[0].results.iter().map(|r| r.outcome.word()).collect();
+        assert_eq!(outcomes, ["pass", "ERROR", "pass", "pass"]);
+        assert_eq!(RunStats::of(&runs).exit_code(), 1);
+    }
+
+    #[test]
+    fn a_driver_that_cannot_reset_gets_a_fresh_machine_each_time_within_its_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let sc = scenarios(dir.path(), &[("a", ""), ("b", ""), ("c", ""), ("d", "")]);
+        let mut driver = FakeDriver::new(Platform::Debian12);
+        driver.recreate = true;
+        driver.max = 1;
+        let counters = driver.counters.clone();
+        let runs = block(run(
+            vec![driver],
+            vec![sc],
+            4,
+            ByName::default(),
+            Arc::new(Reporters::default()),
+        ));
+        assert_eq!(counters.created.load(Ordering::SeqCst), 4);
+        assert_eq!(counters.destroyed.load(Ordering::SeqCst), 4);
+        assert_eq!(
+            counters.most_live.load(Ordering::SeqCst),
+            1,
+            "one machine at a time"
+        );
+        assert!(runs[0].results.iter().all(ScenarioResult::passed));
+    }
+
+    #[test]
+    fn what_the_driver_cannot_offer_is_skipped_without_a_machine() {
+        let dir = tempfile::tempdir().unwrap();
+        let sc = scenarios(dir.path(), &[("a", "after_fix: reboot\n"), ("b", "")]);
+        let mut driver = FakeDriver::new(Platform::Debian12);
+        driver.cannot_reboot = true;
+        let runner = ByName::default();
+        let runs = block(run(
+            vec![driver],
+            vec![sc],
+            2,
+            runner.clone(),
+            Arc::new(Reporters::default()),
+        ));
+        assert_eq!(
+            runs[0].results[0].outcome,
+            Outcome::Skipped("a fake cannot reboot".into())
+        );
+        assert!(runs[0].results[1].passed());
+        assert_eq!(runner.0.lock().unwrap().len(), 1, "only b ran");
+    }
+
+    #[test]
+    fn a_run_that_cannot_prepare_breaks_its_scenarios_and_the_others_go_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let sc = scenarios(dir.path(), &[("a", ""), ("b", "")]);
+        let mut bad = FakeDriver::new(Platform::Debian13);
+        bad.prepare_fails = true;
+        let (events, seen) = recorder();
+        let runs = block(run(
+            vec![FakeDriver::new(Platform::Debian12), bad],
+            vec![sc.clone(), sc],
+            2,
+            ByName::default(),
+            events,
+        ));
+        assert!(runs[0].results.iter().all(ScenarioResult::passed));
+        assert!(runs[1].error.as_deref().unwrap().contains("no image"));
+        for r in &runs[1].results {
+            assert!(
+                matches!(&r.outcome, Outcome::Broken(m) if m.contains("no image")),
+                "{r:?}"
+            );
+        }
+        let stats = RunStats::of(&runs);
+        assert_eq!(
+            (stats.passed, stats.broken, stats.platform_errors),
+            (2, 2, 1)
+        );
+        assert_eq!(stats.exit_code(), 2);
+        let seen = seen.lock().unwrap();
+        assert!(seen
+            .iter()
+            .any(|e| matches!(e, RunEvent::PlatformFailed { run, .. } if *run == RunId::Qemu(Platform::Debian13))));
+    }
+
+    #[test]
+    fn every_scenario_streams_started_steps_finished_and_the_run_ends_last() {
+        let dir = tempfile::tempdir().unwrap();
+        let sc = scenarios(dir.path(), &[("a", ""), ("fail-b", ""), ("c", "")]);
+        let (events, seen) = recorder();
+        block(run(
+            vec![FakeDriver::new(Platform::Debian12)],
+            vec![sc],
+            2,
+            ByName::default(),
+            events,
+        ));
+        let seen = seen.lock().unwrap();
+        assert!(matches!(
+            seen.first(),
+            Some(RunEvent::RunStarted { cases: 3, .. })
+        ));
+        let Some(RunEvent::RunFinished { stats, .. }) = seen.last() else {
+            panic!("the last event is not RunFinished: {:?}", seen.last());
+        };
+        assert_eq!((stats.passed, stats.failed), (2, 1));
+        for name in ["a", "fail-b", "c"] {
+            let pos = |f: &dyn Fn(&RunEvent) -> bool| seen.iter().position(f).unwrap();
+            let started = pos(
+                &|e| matches!(e, RunEvent::ScenarioStarted { scenario, .. } if scenario == name),
+            );
+            let step =
+                pos(&|e| matches!(e, RunEvent::StepFinished { scenario, .. } if scenario == name));
+            let done = pos(
+                &|e| matches!(e, RunEvent::ScenarioFinished { result, .. } if result.scenario == name),
+            );
+            assert!(
+                started < step && step < done,
+                "{name}: {started} {step} {done}"
+            );
+        }
+        assert_eq!(
+            seen.iter()
+                .filter(|e| matches!(e, RunEvent::MachineUp { .. }))
+                .count(),
+            1,
+            "one machine, reset between scenarios"
+        );
+    }
+
+    #[test]
+    fn shards_run_through_the_scheduler_add_up_to_the_whole_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let list: Vec<(&str, &str)> = ["a", "b", "c", "d", "e"].iter().map(|n| (*n, "")).collect();
+        let sc = scenarios(dir.path(), &list);
+        let refs: Vec<&Scenario> = sc.iter().collect();
+        let runs_of = |plan: Vec<Vec<Scenario>>| {
+            block(run(
+                vec![
+                    FakeDriver::new(Platform::Debian12),
+                    FakeDriver::new(Platform::Debian13),
+                ],
+                plan,
+                2,
+                ByName::default(),
+                Arc::new(Reporters::default()),
+            ))
+        };
+        let set = |runs: &[PlatformRun]| -> BTreeSet<(String, String)> {
+            runs.iter()
+                .flat_map(|r| r.results.iter().map(|x| (r.label(), x.scenario.clone())))
+                .collect()
+        };
+        let whole = set(&runs_of(vec![sc.clone(), sc.clone()]));
+        assert_eq!(whole.len(), 10);
+        let mut union = BTreeSet::new();
+        for k in 1..=3 {
+            let cut =
+                crate::suite::Partition { k, n: 3 }.cut_runs(&[0usize, 1], &refs, |_, _| true);
+            let plan: Vec<Vec<Scenario>> = (0..2)
+                .map(|i| {
+                    sc.iter()
+                        .filter(|s| cut.iter().any(|(r, n)| *r == i && *n == s.name))
+                        .cloned()
+                        .collect()
+                })
+                .collect();
+            let part = set(&runs_of(plan));
+            assert!(union.is_disjoint(&part), "shard {k} overlaps");
+            union.extend(part);
+        }
+        assert_eq!(union, whole);
+    }
+
+    /// The real scenario runner on a fake machine: a failing prepare step
+    /// fails the scenario at that step; a machine whose connection goes is
+    /// broken, not failed; a missing package manager skips.
+    #[test]
+    fn the_runner_tells_failed_from_broken_from_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let sc = scenarios(
+            dir.path(),
+            &[
+                (
+                    "prep",
+                    "prepare:\n  - name: make it wrong\n    run: echo nope; exit 3\n",
+                ),
+                ("pm", "needs: [dnf]\nprepare:\n  - run: exit 0\n"),
+            ],
+        );
+        let policy = shipshape_checks::Policy::default();
+        let steps: Arc<Mutex<Vec<String>>> = Arc::default();
+        let s2 = steps.clone();
+        let on_step = move |st: &StepResult| s2.lock().unwrap().push(st.name.clone());
+        let counters = Arc::new(Counters::default());
+        let machine = |conn_fails| FakeMachine {
+            seq: 1,
+            counters: counters.clone(),
+            recreate: false,
+            conn_fails,
+        };
+        let r = block(async {
+            crate::scenario::run_scenario(&mut machine(false), &sc[0], &policy, &on_step).await
+        });
+        assert!(
+            matches!(&r.outcome, Outcome::Failed(m) if m.contains("make it wrong") && m.contains("exit status 3")),
+            "{r:?}"
+        );
+        assert_eq!(
+            *steps.lock().unwrap(),
+            vec!["prepare: make it wrong".to_string()]
+        );
+        assert!(r.steps[0].output.contains("nope"));
+        let r = block(async {
+            crate::scenario::run_scenario(&mut machine(true), &sc[0], &policy, &on_step).await
+        });
+        assert!(
+            matches!(&r.outcome, Outcome::Broken(m) if m.contains("connection went")),
+            "{r:?}"
+        );
+        if std::process::Command::new("sh")
+            .args(["-c", "command -v dnf"])
+            .status()
+            .is_ok_and(|s| !s.success())
+        {
+            let r = block(async {
+                crate::scenario::run_scenario(&mut machine(false), &sc[1], &policy, &on_step).await
+            });
+            assert!(
+                matches!(&r.outcome, Outcome::Skipped(m) if m.contains("dnf")),
+                "{r:?}"
+            );
+        }
+    }
+}
