@@ -46,7 +46,7 @@ struct Queue {
     /// A run that could not start: its remaining scenarios end broken with
     /// this error instead of each trying again.
     broken: Vec<Option<String>>,
-    /// Machines created so far, per run (their `seq`).
+    /// Machines created so far, per run (the next one's `seq`, from 0).
     created: Vec<usize>,
 }
 
@@ -274,7 +274,7 @@ async fn create<D: Driver, R>(s: &Shared<D, R>, run: usize) -> Result<D::M, Stri
     let seq = {
         let mut q = s.queue.lock().expect("queue");
         q.created[run] += 1;
-        q.created[run]
+        q.created[run] - 1
     };
     let t = Instant::now();
     match s.drivers[run].create(seq).await {
@@ -621,10 +621,10 @@ mod tests {
         assert_eq!(
             log,
             vec![
-                ("a".to_string(), 1),
-                ("broken-b".into(), 1),
-                ("c".into(), 2),
-                ("d".into(), 2)
+                ("a".to_string(), 0),
+                ("broken-b".into(), 0),
+                ("c".into(), 1),
+                ("d".into(), 1)
             ]
         );
         assert_eq!(counters.created.load(Ordering::SeqCst), 2);
