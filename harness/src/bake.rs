@@ -414,9 +414,9 @@ pub async fn build(
         kernel: work.join("vmlinuz"),
         initrd: work.join("initrd.img"),
         client_key: work.join("id_ed25519"),
-        host_key: ssh::parse_public_key(&host_key_text).map_err(|reason| BuildError::Corrupt {
+        host_key: ssh::parse_public_key(&host_key_text).map_err(|e| BuildError::Corrupt {
             path: work.join("host key"),
-            reason,
+            reason: e.to_string(),
         })?,
         host_key_text,
         meta: meta.clone(),

@@ -166,7 +166,9 @@ pub fn resolve(
                 return Err(TargetError::NoKey(key_path));
             }
             let host_key = match &ssh.host_key {
-                Some(k) => ssh::parse_public_key(k).map_err(TargetError::HostKey)?,
+                Some(k) => {
+                    ssh::parse_public_key(k).map_err(|e| TargetError::HostKey(e.to_string()))?
+                }
                 None => {
                     let kh = ssh.known_hosts.clone().unwrap_or_else(|| {
                         PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into()))

@@ -80,9 +80,23 @@ pub fn save_client(bundle: &Bundle, dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// A TLS check of dockerd that did not go as it should, and why.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct TlsCheckError(pub String);
+
 /// `docker version` through bollard, with the client certificate in
 /// `cert_dir`. Returns the server's version.
-pub async fn docker_version_with_cert(addr: &str, cert_dir: &Path) -> Result<String, String> {
+pub async fn docker_version_with_cert(
+    addr: &str,
+    cert_dir: &Path,
+) -> Result<String, TlsCheckError> {
+    version_with_cert(addr, cert_dir)
+        .await
+        .map_err(TlsCheckError)
+}
+
+async fn version_with_cert(addr: &str, cert_dir: &Path) -> Result<String, String> {
     let docker = bollard::Docker::connect_with_ssl(
         addr,
         &cert_dir.join("key.pem"),
@@ -101,7 +115,15 @@ pub async fn docker_version_with_cert(addr: &str, cert_dir: &Path) -> Result<Str
 
 /// A TLS client that trusts the CA but has no certificate of its own asks
 /// for `/version`. Ok(reason) when the server refuses it; Err if it answers.
-pub async fn refused_without_cert(host: &str, port: u16, ca_pem: &str) -> Result<String, String> {
+pub async fn refused_without_cert(
+    host: &str,
+    port: u16,
+    ca_pem: &str,
+) -> Result<String, TlsCheckError> {
+    refusal(host, port, ca_pem).await.map_err(TlsCheckError)
+}
+
+async fn refusal(host: &str, port: u16, ca_pem: &str) -> Result<String, String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut roots = tokio_rustls::rustls::RootCertStore::empty();
     for cert in rustls_pemfile::certs(&mut ca_pem.as_bytes()) {

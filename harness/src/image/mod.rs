@@ -80,11 +80,10 @@ impl Image {
             path: meta_path.clone(),
             reason: e.to_string(),
         })?;
-        let host_key =
-            ssh::parse_public_key(&meta.host_key).map_err(|reason| ImageError::Corrupt {
-                path: meta_path.clone(),
-                reason,
-            })?;
+        let host_key = ssh::parse_public_key(&meta.host_key).map_err(|e| ImageError::Corrupt {
+            path: meta_path.clone(),
+            reason: e.to_string(),
+        })?;
         Ok(Self {
             platform: meta.platform,
             dir: dir.to_path_buf(),

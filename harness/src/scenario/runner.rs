@@ -215,14 +215,17 @@ async fn runner_check(vm: &impl Machine, check: RunnerCheck) -> Result<String, S
     let (host, port) = info.docker_tls;
     match check {
         RunnerCheck::DockerTls => {
-            let v =
-                crate::tls::docker_version_with_cert(&format!("tcp://{host}:{port}"), &dir).await?;
+            let v = crate::tls::docker_version_with_cert(&format!("tcp://{host}:{port}"), &dir)
+                .await
+                .map_err(|e| e.to_string())?;
             Ok(format!("server version {v}"))
         }
         RunnerCheck::DockerTlsWithoutCert => {
             let ca = std::fs::read_to_string(dir.join("ca.pem"))
                 .map_err(|e| format!("no CA from the fix in {}: {e}", dir.display()))?;
-            crate::tls::refused_without_cert(&host, port, &ca).await
+            crate::tls::refused_without_cert(&host, port, &ca)
+                .await
+                .map_err(|e| e.to_string())
         }
     }
 }

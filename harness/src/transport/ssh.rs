@@ -144,8 +144,13 @@ pub fn load_private_key(path: &Path) -> Result<PrivateKey, SshError> {
     })
 }
 
-pub fn parse_public_key(text: &str) -> Result<PublicKey, String> {
-    PublicKey::from_openssh(text.trim()).map_err(|e| e.to_string())
+/// A public key that is not an OpenSSH one.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BadKey(pub String);
+
+pub fn parse_public_key(text: &str) -> Result<PublicKey, BadKey> {
+    PublicKey::from_openssh(text.trim()).map_err(|e| BadKey(e.to_string()))
 }
 
 impl SshSession {

@@ -201,8 +201,18 @@ pub struct RenderInput<'a> {
     pub boot_timeout: Duration,
 }
 
+/// A Vagrantfile that could not be rendered, or `vagrant ssh-config`
+/// output that could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct VagrantError(pub String);
+
 /// The Vagrantfile for one instance.
-pub fn render(p: &VagrantPlatform, input: &RenderInput) -> Result<String, String> {
+pub fn render(p: &VagrantPlatform, input: &RenderInput) -> Result<String, VagrantError> {
+    render_text(p, input).map_err(VagrantError)
+}
+
+fn render_text(p: &VagrantPlatform, input: &RenderInput) -> Result<String, String> {
     let mut hb = Handlebars::new();
     hb.set_strict_mode(true);
     hb.register_escape_fn(handlebars::no_escape);
@@ -261,7 +271,11 @@ pub struct SshConfig {
     pub identity: PathBuf,
 }
 
-pub fn parse_ssh_config(text: &str) -> Result<SshConfig, String> {
+pub fn parse_ssh_config(text: &str) -> Result<SshConfig, VagrantError> {
+    read_ssh_config(text).map_err(VagrantError)
+}
+
+fn read_ssh_config(text: &str) -> Result<SshConfig, String> {
     let mut get = BTreeMap::new();
     for line in text.lines() {
         let line = line.trim();
@@ -398,9 +412,9 @@ impl VagrantVm {
         }
         let pinned = std::fs::read_to_string(host_key.with_extension("pub"))
             .map_err(io("reading the instance's host key"))?;
-        let pinned = ssh::parse_public_key(&pinned).map_err(|reason| DriverError::Tool {
+        let pinned = ssh::parse_public_key(&pinned).map_err(|e| DriverError::Tool {
             tool: "ssh-keygen".into(),
-            detail: reason,
+            detail: e.to_string(),
         })?;
         let text = render(
             platform,
@@ -415,7 +429,7 @@ impl VagrantVm {
         )
         .map_err(|detail| DriverError::Tool {
             tool: "vagrant".into(),
-            detail,
+            detail: detail.to_string(),
         })?;
         std::fs::write(dir.join("Vagrantfile"), text).map_err(io("writing the Vagrantfile"))?;
         let log = dir.join("vagrant.log");
@@ -437,7 +451,7 @@ impl VagrantVm {
         let cfg = parse_ssh_config(&String::from_utf8_lossy(&out.stdout)).map_err(|detail| {
             DriverError::Tool {
                 tool: "vagrant ssh-config".into(),
-                detail,
+                detail: detail.to_string(),
             }
         })?;
         let target = SshTarget {
