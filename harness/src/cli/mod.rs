@@ -5,6 +5,7 @@ mod audit;
 mod fix;
 mod image;
 mod misc;
+mod parse;
 mod test;
 mod vm;
 

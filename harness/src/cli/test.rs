@@ -180,8 +180,7 @@ pub(super) async fn run(home: &Home, args: TestArgs) -> Result<ExitCode> {
     Ok(ExitCode::from(stats.exit_code()))
 }
 
-/// The plan for `drivers` (each run's scenarios, cut to the shard), run by
-/// the one scheduler.
+/// Each run's scenarios, cut to the shard, on the one scheduler.
 async fn schedule<D: Driver + 'static>(
     drivers: Vec<D>,
     chosen: &[&Scenario],
@@ -191,32 +190,7 @@ async fn schedule<D: Driver + 'static>(
     reporters: &Arc<Reporters>,
 ) -> RunStats {
     let ids: Vec<_> = drivers.iter().map(Driver::id).collect();
-    let takes = |i: &usize, s: &Scenario| ids[*i].platform().is_none_or(|p| s.runs_on(p));
-    let indexes: Vec<usize> = (0..drivers.len()).collect();
-    let shard = partition.map(|p| p.cut_runs(&indexes, chosen, takes));
-    if let (Some(p), Some(cases)) = (&partition, &shard) {
-        eprintln!(
-            "shipshape test: shard {}/{}: {} case(s)",
-            p.k,
-            p.n,
-            cases.len()
-        );
-    }
-    let plan: Vec<Vec<Scenario>> = indexes
-        .iter()
-        .map(|i| {
-            chosen
-                .iter()
-                .filter(|s| takes(i, s))
-                .filter(|s| {
-                    shard
-                        .as_ref()
-                        .is_none_or(|c| c.iter().any(|(x, n)| x == i && *n == s.name))
-                })
-                .map(|s| (*s).clone())
-                .collect()
-        })
-        .collect();
+    let plan = suite::plan(&ids, chosen, partition);
     let runs = suite::run(drivers, plan, jobs, runner, reporters.clone()).await;
     RunStats::of(&runs)
 }

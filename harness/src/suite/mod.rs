@@ -96,6 +96,42 @@ impl Partition {
     }
 }
 
+/// Each run's scenarios in file order: those of `chosen` that run on its
+/// platform (a run that is not one of shipshape's images takes them all),
+/// cut to `partition`'s shard.
+pub fn plan(
+    ids: &[crate::driver::RunId],
+    chosen: &[&Scenario],
+    partition: Option<Partition>,
+) -> Vec<Vec<Scenario>> {
+    let takes = |i: &usize, s: &Scenario| ids[*i].platform().is_none_or(|p| s.runs_on(p));
+    let indexes: Vec<usize> = (0..ids.len()).collect();
+    let shard = partition.map(|p| p.cut_runs(&indexes, chosen, takes));
+    if let (Some(p), Some(cases)) = (&partition, &shard) {
+        eprintln!(
+            "shipshape test: shard {}/{}: {} case(s)",
+            p.k,
+            p.n,
+            cases.len()
+        );
+    }
+    indexes
+        .iter()
+        .map(|i| {
+            chosen
+                .iter()
+                .filter(|s| takes(i, s))
+                .filter(|s| {
+                    shard
+                        .as_ref()
+                        .is_none_or(|c| c.iter().any(|(x, n)| x == i && *n == s.name))
+                })
+                .map(|s| (*s).clone())
+                .collect()
+        })
+        .collect()
+}
+
 /// The default number of workers: one VM per core. Under TCG a VM keeps
 /// about one core busy through a dockerd restart, so more VMs than cores only
 /// slow each other down.
