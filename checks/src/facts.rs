@@ -41,6 +41,8 @@ pub struct Facts {
     pub probe_version: u32,
     pub hostname: Option<String>,
     pub kernel: Option<String>,
+    /// `/proc/sys/kernel/random/boot_id`: which boot was judged.
+    pub boot_id: Option<String>,
     pub os: OsRelease,
     pub dockerd: DockerdFacts,
     /// docker.service
@@ -242,6 +244,8 @@ struct RawProbe {
     #[serde(default)]
     kernel: Option<String>,
     #[serde(default)]
+    boot_id: Option<String>,
+    #[serde(default)]
     dockerd: RawDockerd,
     #[serde(default)]
     systemd: RawSystemd,
@@ -433,6 +437,7 @@ pub fn parse_facts(json: &str) -> Result<Facts, FactsError> {
         probe_version: raw.probe_version,
         hostname: raw.hostname,
         kernel: raw.kernel,
+        boot_id: raw.boot_id.filter(|b| !b.is_empty()),
         os,
         dockerd: DockerdFacts {
             pid: raw.dockerd.pid,

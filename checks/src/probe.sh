@@ -852,6 +852,9 @@ hostname=""
 [ -r /proc/sys/kernel/hostname ] && read -r hostname </proc/sys/kernel/hostname
 kernel=""
 [ -r /proc/sys/kernel/osrelease ] && read -r kernel </proc/sys/kernel/osrelease
+# Which boot the audit judged (a report names it): 36 bytes, read(2) each.
+boot_id=""
+[ -r /proc/sys/kernel/random/boot_id ] && read -r boot_id </proc/sys/kernel/random/boot_id
 
 # ---------------------------------------------------------------- output
 # each_json LIST FN: runs FN LINE for each non-empty line of LIST, with a
@@ -911,6 +914,7 @@ group_json() {
 printf '{"probe_version":%s' "$PROBE_VERSION"
 printf ',"hostname":'; jsn "$hostname"
 printf ',"kernel":'; jsn "$kernel"
+printf ',"boot_id":'; jsn "$boot_id"
 printf ',"dockerd":{"pids":['
 sep=""
 for p in $pids; do printf '%s%s' "$sep" "$p"; sep=","; done

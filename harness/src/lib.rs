@@ -7,6 +7,7 @@ pub mod bench;
 pub mod cleanup;
 pub mod driver;
 pub mod fix;
+pub mod gate;
 pub mod glob;
 pub mod image;
 #[cfg(test)]

@@ -11,7 +11,7 @@ use shipshape_harness::progress::Progress;
 use shipshape_harness::report::{self, Format};
 use shipshape_harness::target::{self, Target};
 use shipshape_harness::transport::{ssh, Conn};
-use shipshape_harness::{audit as auditing, bake};
+use shipshape_harness::{audit as auditing, bake, gate};
 
 use super::{load_policy, parse_benchmark, SshArgs};
 
@@ -44,12 +44,28 @@ pub(super) struct AuditArgs {
     /// default: docker-bench-security's numbering) or cis-1.8.0.
     #[arg(long, default_value = "cis-1.6.0", value_parser = parse_benchmark)]
     pub(super) benchmark: shipshape_checks::Benchmark,
+    /// Waivers (YAML: `waivers: [{control, reason, expires: YYYY-MM-DD}]`):
+    /// a waived failing control does not fail the gate until it expires.
+    #[arg(long)]
+    pub(super) waivers: Option<PathBuf>,
+    /// The lowest severity that fails the gate (default: any failure);
+    /// controls below it are reported but do not fail the exit code.
+    #[arg(long, value_enum, default_value = "any")]
+    pub(super) fail_on: gate::FailOn,
 }
 
 pub(super) async fn run(home: &Home, args: AuditArgs) -> Result<ExitCode> {
     // Everything that can be wrong with the input is checked before the
     // target is touched.
     let policy = load_policy(&args.policy)?;
+    let waivers = match &args.waivers {
+        Some(p) => gate::load_waivers(p)?,
+        None => Vec::new(),
+    };
+    let policy_sha256 = match &args.policy {
+        Some(p) => Some(gate::sha256_file(p).with_context(|| format!("reading {}", p.display()))?),
+        None => None,
+    };
     let target = target::resolve(
         home,
         args.target.as_deref(),
@@ -88,26 +104,68 @@ pub(super) async fn run(home: &Home, args: AuditArgs) -> Result<ExitCode> {
     if let Some(vm) = vm_holder {
         vm.destroy().await;
     }
-    let text = match args.format {
-        Format::Table => report::table::render(&run, args.verbose, args.benchmark),
-        Format::Json => {
-            serde_json::to_string_pretty(&report::json::render(&run, args.benchmark))? + "\n"
-        }
-        Format::Junit => report::junit::render(&[&run], args.benchmark),
-        Format::Html => report::html::audit(&[&run], args.benchmark),
+    let judged = gate::Judged::Host {
+        host: run
+            .facts
+            .hostname
+            .clone()
+            .map_or(run.target.clone(), |h| format!("{h} ({})", run.target)),
+        boot_id: run
+            .facts
+            .boot_id
+            .clone()
+            .unwrap_or_else(|| "unknown".into()),
     };
+    let j = judgement(
+        &run,
+        &waivers,
+        args.fail_on,
+        args.benchmark,
+        judged,
+        policy_sha256,
+    );
+    let text = render(&run, &args, &j)?;
     match &args.output {
         Some(path) => {
             std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?;
             if args.format != Format::Table {
-                eprint!("{}", report::table::render(&run, false, args.benchmark));
+                eprint!("{}", report::table::render(&run, false, args.benchmark, &j));
             }
         }
         None => print!("{text}"),
     }
-    Ok(if run.failed() > 0 {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
+    Ok(ExitCode::from(j.gate.exit_code()))
+}
+
+/// The gate's decisions and what was judged, for every format.
+fn judgement(
+    run: &auditing::AuditRun,
+    waivers: &[gate::Waiver],
+    fail_on: gate::FailOn,
+    benchmark: shipshape_checks::Benchmark,
+    judged: gate::Judged,
+    policy_sha256: Option<String>,
+) -> gate::Judgement {
+    gate::Judgement {
+        gate: gate::Gate::judge(&run.findings, waivers, fail_on, gate::Date::today()),
+        subject: gate::Subject {
+            judged,
+            shipshape_version: env!("CARGO_PKG_VERSION").into(),
+            benchmark: benchmark.name().into(),
+            benchmark_version: benchmark.version().into(),
+            policy_sha256,
+            time: gate::now_rfc3339(),
+        },
+    }
+}
+
+fn render(run: &auditing::AuditRun, args: &AuditArgs, j: &gate::Judgement) -> Result<String> {
+    Ok(match args.format {
+        Format::Table => report::table::render(run, args.verbose, args.benchmark, j),
+        Format::Json => {
+            serde_json::to_string_pretty(&report::json::render(run, args.benchmark, j))? + "\n"
+        }
+        Format::Junit => report::junit::render(run, args.benchmark, j),
+        Format::Html => report::html::audit(&[run], args.benchmark, j),
     })
 }

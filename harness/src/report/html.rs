@@ -8,6 +8,7 @@ use std::fmt::Write;
 use shipshape_checks::{find_control, Benchmark, Verdict};
 
 use crate::audit::AuditRun;
+use crate::gate::Judgement;
 use crate::report::event::PlatformRun;
 
 const STYLE: &str = "body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}\
@@ -164,8 +165,20 @@ fn cell(v: &Verdict) -> (&'static str, &'static str) {
 }
 
 /// `shipshape audit`: controls × targets, then every finding's evidence.
-pub fn audit(runs: &[&AuditRun], benchmark: Benchmark) -> String {
+pub fn audit(runs: &[&AuditRun], benchmark: Benchmark, j: &Judgement) -> String {
     let mut b = String::new();
+    let _ = writeln!(
+        b,
+        "<p id=\"gate\" class=\"{}\"><b>gate {}</b> (--fail-on {})</p>",
+        if j.gate.passed() { "pass" } else { "fail" },
+        if j.gate.passed() { "passed" } else { "FAILED" },
+        esc(&format!("{:?}", j.gate.fail_on).to_lowercase())
+    );
+    b.push_str("<table id=\"judged\">");
+    for (k, v) in j.properties() {
+        let _ = write!(b, "<tr><th>{}</th><td>{}</td></tr>", esc(&k), esc(&v));
+    }
+    b.push_str("</table>\n");
     let _ = writeln!(
         b,
         "<p class=\"benchmark\">ids: {}</p>",
@@ -221,12 +234,15 @@ pub fn audit(runs: &[&AuditRun], benchmark: Benchmark) -> String {
         for f in &r.findings {
             let meta = find_control(f.id);
             let (class, word) = cell(&f.verdict);
-            let why = match &f.verdict {
+            let mut why = match &f.verdict {
                 Verdict::NotApplicable { why } | Verdict::Manual { why } => {
                     format!("<p>{}</p>", esc(why))
                 }
                 _ => String::new(),
             };
+            if let Some(note) = j.note(f.id) {
+                why.push_str(&format!("<p class=\"gate\">gate: {}</p>", esc(&note)));
+            }
             let _ = writeln!(
                 b,
                 "<details id=\"{}\" class=\"{class}\"><summary><b>{word}</b> {} — {}</summary>{why}\

@@ -5,8 +5,9 @@ use serde_json::{json, Value};
 use shipshape_checks::{find_control, Benchmark, Verdict};
 
 use crate::audit::AuditRun;
+use crate::gate::Judgement;
 
-pub fn render(run: &AuditRun, benchmark: Benchmark) -> Value {
+pub fn render(run: &AuditRun, benchmark: Benchmark, j: &Judgement) -> Value {
     let controls: Vec<Value> = run
         .findings
         .iter()
@@ -29,6 +30,7 @@ pub fn render(run: &AuditRun, benchmark: Benchmark) -> Value {
                 "why": why,
                 "evidence": f.evidence,
                 "remediation": meta.map(|m| m.remediation),
+                "gate": j.gate.of(f.id),
             })
         })
         .collect();
@@ -45,6 +47,14 @@ pub fn render(run: &AuditRun, benchmark: Benchmark) -> Value {
             "manual": count("manual"),
         },
         "controls": controls,
+        "judged": j.subject,
+        "gate": {
+            "passed": j.gate.passed(),
+            "fail_on": j.gate.fail_on,
+            "today": j.gate.today.to_string(),
+            "failing": j.gate.failing().collect::<Vec<_>>(),
+            "unnecessary_waivers": j.gate.unnecessary,
+        },
     })
 }
 

@@ -6,12 +6,13 @@ use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 use shipshape_checks::{find_control, Benchmark, Verdict};
 
 use crate::audit::AuditRun;
+use crate::gate::{Decision, Judgement};
 use crate::report::event::{PlatformRun, ReportError, RunEvent};
 use crate::scenario::Outcome;
 
 /// The classname of each testcase is the control's CIS id in `benchmark`
 /// (`cis-2.8`), and the suite's properties name the benchmark.
-pub fn audit_suite(run: &AuditRun, benchmark: Benchmark) -> TestSuite {
+pub fn audit_suite(run: &AuditRun, benchmark: Benchmark, j: &Judgement) -> TestSuite {
     let mut suite = TestSuite::new(format!("audit {}", run.target));
     suite.set_time(run.duration);
     suite.add_property(quick_junit::Property::new("benchmark", benchmark.name()));
@@ -19,15 +20,37 @@ pub fn audit_suite(run: &AuditRun, benchmark: Benchmark) -> TestSuite {
         "benchmark.version",
         benchmark.version(),
     ));
+    for (k, v) in j.properties() {
+        if k != "benchmark" && k != "benchmark.version" {
+            suite.add_property(quick_junit::Property::new(k, v));
+        }
+    }
     for f in &run.findings {
         let meta = find_control(f.id);
         let evidence = f.evidence.join("\n");
         let status = match &f.verdict {
             Verdict::Pass => TestCaseStatus::success(),
+            Verdict::Fail if matches!(j.gate.of(f.id), Some(Decision::Waived { .. })) => {
+                let mut s = TestCaseStatus::skipped();
+                s.set_message(j.note(f.id).unwrap_or_default());
+                s
+            }
             Verdict::Fail => {
                 let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
-                s.set_message(meta.map(|m| m.title).unwrap_or(f.id));
-                s.set_type("fail");
+                match (j.gate.of(f.id), j.note(f.id)) {
+                    (Some(Decision::WaiverExpired { .. }), Some(note)) => {
+                        s.set_message(format!("{}; {note}", meta.map(|m| m.title).unwrap_or(f.id)));
+                        s.set_type("waiver-expired");
+                    }
+                    (Some(Decision::BelowThreshold), _) => {
+                        s.set_message(meta.map(|m| m.title).unwrap_or(f.id));
+                        s.set_type("below-threshold");
+                    }
+                    _ => {
+                        s.set_message(meta.map(|m| m.title).unwrap_or(f.id));
+                        s.set_type("fail");
+                    }
+                }
                 s.set_description(format!(
                     "evidence:\n{evidence}\n\nremediation:\n{}",
                     meta.map(|m| m.remediation).unwrap_or("")
@@ -58,11 +81,9 @@ pub fn audit_suite(run: &AuditRun, benchmark: Benchmark) -> TestSuite {
     suite
 }
 
-pub fn render(runs: &[&AuditRun], benchmark: Benchmark) -> String {
+pub fn render(run: &AuditRun, benchmark: Benchmark, j: &Judgement) -> String {
     let mut report = Report::new("shipshape-audit");
-    for run in runs {
-        report.add_test_suite(audit_suite(run, benchmark));
-    }
+    report.add_test_suite(audit_suite(run, benchmark, j));
     report.to_string().expect("JUnit serializes")
 }
 

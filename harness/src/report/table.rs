@@ -3,6 +3,7 @@
 use shipshape_checks::{find_control, Benchmark, Verdict};
 
 use crate::audit::AuditRun;
+use crate::gate::Judgement;
 
 pub fn verdict_word(v: &Verdict) -> &'static str {
     match v {
@@ -13,8 +14,9 @@ pub fn verdict_word(v: &Verdict) -> &'static str {
     }
 }
 
-pub fn render(run: &AuditRun, verbose: bool, benchmark: Benchmark) -> String {
+pub fn render(run: &AuditRun, verbose: bool, benchmark: Benchmark, j: &Judgement) -> String {
     let mut out = String::new();
+    out.push_str(&format!("judged: {}\n", j.subject.judged));
     out.push_str(&format!("ids: {benchmark}\n"));
     out.push_str(&format!(
         "{:<30} {:<10} {:<7} {}\n",
@@ -36,6 +38,9 @@ pub fn render(run: &AuditRun, verbose: bool, benchmark: Benchmark) -> String {
         if let Some(why) = why {
             out.push_str(&format!("{:<30} {:<10} {:<7}   why: {why}\n", "", "", ""));
         }
+        if let Some(note) = j.note(f.id) {
+            out.push_str(&format!("{:<30} {:<10} {:<7}   gate: {note}\n", "", "", ""));
+        }
         if verbose || matches!(f.verdict, Verdict::Fail) {
             for e in f.evidence.iter().take(if verbose { usize::MAX } else { 4 }) {
                 out.push_str(&format!("{:<30} {:<10} {:<7}   {e}\n", "", "", ""));
@@ -54,5 +59,7 @@ pub fn render(run: &AuditRun, verbose: bool, benchmark: Benchmark) -> String {
         run.round_trips,
         if run.round_trips == 1 { "" } else { "s" }
     ));
+    out.push_str(&j.gate.summary());
+    out.push('\n');
     out
 }
