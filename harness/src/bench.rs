@@ -187,7 +187,7 @@ pub async fn run(
     progress.finish("measured");
     if want(Part::Suite) && !scenarios.is_empty() {
         let t = Instant::now();
-        let run = suite::run_qemu(home, platform, scenarios, &Policy::default()).await;
+        let run = run_qemu(home, platform, scenarios, &Policy::default()).await;
         f.suite_s = Some(secs(t.elapsed()));
         f.scenarios = run
             .results
@@ -334,4 +334,34 @@ pub fn render(f: &Figures) -> String {
         ));
     }
     s
+}
+/// Runs `scenarios` on `platform` with one QEMU VM, one after another, and
+/// no reporter (the benchmark times it).
+async fn run_qemu(
+    home: &crate::paths::Home,
+    platform: Platform,
+    scenarios: &[&Scenario],
+    policy: &Policy,
+) -> suite::PlatformRun {
+    let chosen: Vec<Scenario> = scenarios
+        .iter()
+        .filter(|s| s.runs_on(platform))
+        .map(|s| (*s).clone())
+        .collect();
+    suite::run(
+        vec![crate::driver::QemuDriver::new(
+            home,
+            platform,
+            crate::bake::images(),
+        )],
+        vec![chosen],
+        1,
+        suite::RunScenarios {
+            policy: policy.clone(),
+        },
+        std::sync::Arc::new(crate::report::Reporters::default()),
+    )
+    .await
+    .pop()
+    .expect("one run")
 }

@@ -142,37 +142,6 @@ pub fn default_jobs() -> usize {
         .max(1)
 }
 
-/// Runs `scenarios` on `platform` with one QEMU VM, one after another, and
-/// no reporter (the benchmark times it).
-pub async fn run_qemu(
-    home: &crate::paths::Home,
-    platform: Platform,
-    scenarios: &[&Scenario],
-    policy: &Policy,
-) -> PlatformRun {
-    let chosen: Vec<Scenario> = scenarios
-        .iter()
-        .filter(|s| s.runs_on(platform))
-        .map(|s| (*s).clone())
-        .collect();
-    run(
-        vec![crate::driver::QemuDriver::new(
-            home,
-            platform,
-            crate::bake::images(),
-        )],
-        vec![chosen],
-        1,
-        RunScenarios {
-            policy: policy.clone(),
-        },
-        std::sync::Arc::new(crate::report::Reporters::default()),
-    )
-    .await
-    .pop()
-    .expect("one run")
-}
-
 #[cfg(test)]
 mod tests {
 
