@@ -560,10 +560,21 @@ fn unit_facts(raw: &RawUnit) -> UnitFacts {
             .map(str::to_string)
             .collect(),
         exec_start: first("ExecStart"),
-        listen: show
-            .get("Listen")
-            .map(|v| v.iter().filter(|e| !e.is_empty()).cloned().collect())
-            .unwrap_or_default(),
+        // systemd 238 and later print `Listen=PATH (Stream)`; older ones
+        // (CentOS 7's 219) print `ListenStream=PATH` and the like instead.
+        listen: match show.get("Listen") {
+            Some(v) => v.iter().filter(|e| !e.is_empty()).cloned().collect(),
+            None => ["Stream", "Datagram", "SequentialPacket"]
+                .iter()
+                .flat_map(|kind| {
+                    show.get(&format!("Listen{kind}"))
+                        .into_iter()
+                        .flatten()
+                        .filter(|e| !e.is_empty())
+                        .map(move |e| format!("{e} ({kind})"))
+                })
+                .collect(),
+        },
         properties,
         error: raw.error.clone(),
     }

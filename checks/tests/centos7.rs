@@ -214,7 +214,11 @@ fn the_capture_reads_as_centos_7_with_docker_ce_19_03() {
         f.service.properties.get("MainPID").map(String::as_str),
         Some("1061")
     );
-    assert!(f.socket.listen.is_empty());
+    // systemd 219 prints ListenStream=, read as Listen= of later systemd.
+    assert_eq!(
+        f.socket.listen,
+        vec!["/var/run/docker.sock (Stream)".to_string()]
+    );
     assert_eq!(
         f.socket.properties.get("ListenStream").map(String::as_str),
         Some("/var/run/docker.sock")
@@ -295,13 +299,10 @@ fn the_evidence_names_what_centos_7_does_differently() {
         version.evidence
     );
 
-    // systemd 219 gave no Listen=: the socket unit's own ListenStream=.
+    // systemd 219 gave ListenStream=, read as the socket's listener.
     let tls = finding(&findings, "tls-auth");
     assert!(
-        has(
-            &tls,
-            "docker.socket Listen=/var/run/docker.sock (from /usr/lib/systemd/system/docker.socket)"
-        ),
+        has(&tls, "docker.socket Listen=/var/run/docker.sock (Stream)"),
         "{:?}",
         tls.evidence
     );
