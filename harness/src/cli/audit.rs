@@ -19,7 +19,7 @@ use super::{load_policy, parse_benchmark, SshArgs};
 pub(super) struct AuditArgs {
     /// ssh://user@host[:port], a running VM's name (`vm list`), or a platform
     /// (debian-12, debian-13) to boot a fresh VM of it.
-    #[arg(long, conflicts_with = "local")]
+    #[arg(long, conflicts_with_all = ["local", "image"])]
     pub(super) target: Option<String>,
     /// Audit this machine.
     #[arg(long)]
@@ -52,6 +52,8 @@ pub(super) struct AuditArgs {
     /// controls below it are reported but do not fail the exit code.
     #[arg(long, value_enum, default_value = "any")]
     pub(super) fail_on: gate::FailOn,
+    #[command(flatten)]
+    pub(super) img: super::audit_image::ImageArgs,
 }
 
 pub(super) async fn run(home: &Home, args: AuditArgs) -> Result<ExitCode> {
@@ -66,6 +68,9 @@ pub(super) async fn run(home: &Home, args: AuditArgs) -> Result<ExitCode> {
         Some(p) => Some(gate::sha256_file(p).with_context(|| format!("reading {}", p.display()))?),
         None => None,
     };
+    if let Some(file) = &args.img.image {
+        return super::audit_image::run(home, &args, file, &policy, &waivers, policy_sha256).await;
+    }
     let target = target::resolve(
         home,
         args.target.as_deref(),
@@ -138,7 +143,7 @@ pub(super) async fn run(home: &Home, args: AuditArgs) -> Result<ExitCode> {
 }
 
 /// The gate's decisions and what was judged, for every format.
-fn judgement(
+pub(super) fn judgement(
     run: &auditing::AuditRun,
     waivers: &[gate::Waiver],
     fail_on: gate::FailOn,
@@ -159,7 +164,11 @@ fn judgement(
     }
 }
 
-fn render(run: &auditing::AuditRun, args: &AuditArgs, j: &gate::Judgement) -> Result<String> {
+pub(super) fn render(
+    run: &auditing::AuditRun,
+    args: &AuditArgs,
+    j: &gate::Judgement,
+) -> Result<String> {
     Ok(match args.format {
         Format::Table => report::table::render(run, args.verbose, args.benchmark, j),
         Format::Json => {

@@ -2,6 +2,7 @@
 //! become one clear message and exit code 2.
 
 mod audit;
+mod audit_image;
 mod fix;
 mod image;
 mod misc;

@@ -8,10 +8,12 @@ use std::sync::Arc;
 
 use anyhow::{bail, Result};
 
+use shipshape_harness::driver::image_file::ImageFileDriver;
 use shipshape_harness::driver::vagrant::VagrantPlatform;
 use shipshape_harness::driver::{
     ContainerDriver, Driver, QemuDriver, SshHostDriver, VagrantDriver,
 };
+use shipshape_harness::gate;
 use shipshape_harness::paths::Home;
 use shipshape_harness::platform::Platform;
 use shipshape_harness::report::console::Console;
@@ -78,6 +80,8 @@ pub(super) struct TestArgs {
     pub(super) data_disk: String,
     #[command(flatten)]
     pub(super) ssh: SshArgs,
+    #[command(flatten)]
+    pub(super) img: super::audit_image::ImageArgs,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -122,7 +126,17 @@ pub(super) async fn run(home: &Home, args: TestArgs) -> Result<ExitCode> {
     let runner = RunScenarios { policy };
     let jobs = args.jobs.unwrap_or_else(suite::default_jobs).max(1);
     let images = shipshape_harness::bake::images();
-    let stats = if let Some(t) = &args.target {
+    let stats = if let Some(file) = &args.img.image {
+        let before = gate::sha256_file(file)?;
+        let drivers = vec![ImageFileDriver::new(home, args.img.boot(file))];
+        let stats = schedule(drivers, &chosen, args.partition, jobs, runner, &reporters).await;
+        anyhow::ensure!(
+            gate::sha256_file(file)? == before,
+            "{} changed during the run",
+            file.display()
+        );
+        stats
+    } else if let Some(t) = &args.target {
         if !args.disposable {
             bail!(
                 "refusing to run scenarios on {t}: they rewrite its Docker configuration, restart dockerd, \

@@ -11,6 +11,7 @@
 
 pub mod container;
 pub mod error;
+pub mod image_file;
 pub mod qemu;
 pub mod reboot;
 pub mod ssh_host;
@@ -44,6 +45,8 @@ pub enum RunId {
     Container(Platform),
     /// A host someone lent: `user@host:port`.
     Host(String),
+    /// A user's own disk image, by file name.
+    Image(String),
 }
 
 impl RunId {
@@ -54,6 +57,7 @@ impl RunId {
             RunId::Vagrant(n) => format!("{n}-vagrant"),
             RunId::Container(p) => format!("{}-container", p.name()),
             RunId::Host(h) => h.clone(),
+            RunId::Image(f) => format!("image-{f}"),
         }
     }
 
@@ -61,7 +65,7 @@ impl RunId {
     pub fn platform(&self) -> Option<Platform> {
         match self {
             RunId::Qemu(p) | RunId::Container(p) => Some(*p),
-            RunId::Vagrant(_) | RunId::Host(_) => None,
+            RunId::Vagrant(_) | RunId::Host(_) | RunId::Image(_) => None,
         }
     }
 }

@@ -127,6 +127,9 @@ pub struct SshSession {
     target: SshTarget,
     /// Default time limit for `exec`.
     pub default_timeout: Duration,
+    /// Every command runs under `sudo -n`: the login user is not root
+    /// (an image's cloud-init user).
+    pub sudo: bool,
 }
 
 /// Grace between the command's own limit and the client giving up on the
@@ -232,6 +235,7 @@ impl SshSession {
             handle,
             target: target.clone(),
             default_timeout: Duration::from_secs(120),
+            sudo: false,
         })
     }
 
@@ -305,7 +309,8 @@ impl SshSession {
     ) -> Result<ExecOutput, SshError> {
         let secs = limit.as_secs_f64().max(0.1);
         let wrapped = format!(
-            "exec timeout -k {} {:.1} {}",
+            "exec {}timeout -k {} {:.1} {}",
+            if self.sudo { "sudo -n " } else { "" },
             KILL_GRACE.as_secs(),
             secs,
             timeout_argv(command)

@@ -1,0 +1,527 @@
+//! A user's own disk image (qcow2 or raw, as Packer or a cloud image builder
+//! made it), booted as built: firmware and the image's own bootloader, no
+//! `-kernel`. The file is never written: the VM runs on an overlay. The SSH
+//! client key and the host key are fresh for every boot and reach the guest
+//! through a cloud-init NoCloud seed (a FAT disk labelled `cidata`), so the
+//! connection is pinned from its first packet. The login user gets
+//! passwordless sudo from the same seed, and every command runs under sudo.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::cleanup::{self, Guard, Owner};
+use crate::driver::error::{io, tail};
+use crate::driver::DriverError;
+use crate::paths::{self, Home};
+use crate::transport::ssh::{self, SshSession, SshTarget};
+
+/// How the image file is laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ImageFormat {
+    Qcow2,
+    Raw,
+}
+
+/// What boots the image: UEFI (OVMF) or a legacy BIOS (SeaBIOS).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Firmware {
+    Uefi,
+    Bios,
+}
+
+/// OVMF's code and variable store, as Debian's `ovmf` package installs them.
+const OVMF: &[(&str, &str)] = &[
+    (
+        "/usr/share/OVMF/OVMF_CODE_4M.fd",
+        "/usr/share/OVMF/OVMF_VARS_4M.fd",
+    ),
+    (
+        "/usr/share/OVMF/OVMF_CODE.fd",
+        "/usr/share/OVMF/OVMF_VARS.fd",
+    ),
+];
+
+#[derive(Debug, Clone)]
+pub struct ImageBoot {
+    pub file: PathBuf,
+    pub format: ImageFormat,
+    pub firmware: Firmware,
+    /// The login user cloud-init creates, with passwordless sudo.
+    pub user: String,
+    pub memory_mb: u32,
+    pub cpus: u32,
+    pub data_disk_bytes: u64,
+    /// From QEMU's start to cloud-init done.
+    pub timeout: Duration,
+}
+
+/// A running VM of a user's image.
+pub struct ImageFileVm {
+    dir: PathBuf,
+    target: SshTarget,
+    /// Host port forwarded to the guest's 2376 (dockerd's TLS listener).
+    tls_port: u16,
+    ssh: Option<SshSession>,
+    child: Option<std::process::Child>,
+    pub up_took: Duration,
+    _guards: Vec<Guard>,
+}
+
+fn tool(cmd: &mut std::process::Command, what: &str) -> Result<(), DriverError> {
+    let out = cmd
+        .output()
+        .map_err(io(format!("running {what} (is it installed?)")))?;
+    if !out.status.success() {
+        return Err(DriverError::Tool {
+            tool: what.into(),
+            detail: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// The seed's user-data: the login user with the client key and sudo, and
+/// the host key handed in (no other host keys made).
+pub fn user_data(user: &str, client_pub: &str, host_priv: &str, host_pub: &str) -> String {
+    let indented: String = host_priv.lines().map(|l| format!("    {l}\n")).collect();
+    format!(
+        "#cloud-config\nusers:\n  - name: {user}\n    shell: /bin/sh\n    sudo: \"ALL=(ALL) NOPASSWD:ALL\"\n    lock_passwd: true\n    ssh_authorized_keys:\n      - {}\nssh_deletekeys: true\nssh_genkeytypes: [ed25519]\nssh_keys:\n  ed25519_private: |\n{indented}  ed25519_public: {}\n",
+        client_pub.trim(),
+        host_pub.trim()
+    )
+}
+
+impl ImageFileVm {
+    pub async fn boot(home: &Home, name: &str, b: &ImageBoot) -> Result<Self, DriverError> {
+        let started = Instant::now();
+        let file = std::fs::canonicalize(&b.file)
+            .map_err(io(format!("reading the image {}", b.file.display())))?;
+        let dir = home.instances().join(name);
+        paths::private_dir(&home.instances()).map_err(io("creating the instances folder"))?;
+        if dir.exists() {
+            return Err(DriverError::Exists(name.into()));
+        }
+        paths::private_dir(&dir).map_err(io(format!("creating {}", dir.display())))?;
+        Owner::claim(&dir).map_err(io("claiming the instance folder"))?;
+        let dir_guard = cleanup::remove_on_signal(&dir);
+        let mut vm = ImageFileVm {
+            dir: dir.clone(),
+            target: SshTarget {
+                host: "127.0.0.1".into(),
+                port: 0,
+                user: b.user.clone(),
+                key_path: dir.join("id_ed25519"),
+                host_key: None,
+            },
+            tls_port: 0,
+            ssh: None,
+            child: None,
+            up_took: Duration::ZERO,
+            _guards: vec![dir_guard],
+        };
+        // Fresh keys: the client's, and the host key the guest is handed.
+        for (key, comment) in [
+            ("id_ed25519", "shipshape-client"),
+            ("host_ed25519", "shipshape-host"),
+        ] {
+            tool(
+                std::process::Command::new("ssh-keygen")
+                    .args(["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f"])
+                    .arg(dir.join(key)),
+                "ssh-keygen",
+            )?;
+        }
+        let read =
+            |f: &str| std::fs::read_to_string(dir.join(f)).map_err(io(format!("reading {f}")));
+        let host_pub = read("host_ed25519.pub")?;
+        vm.target.host_key =
+            Some(
+                ssh::parse_public_key(&host_pub).map_err(|e| DriverError::Tool {
+                    tool: "ssh-keygen".into(),
+                    detail: e.to_string(),
+                })?,
+            );
+        std::fs::write(
+            dir.join("user-data"),
+            user_data(
+                &b.user,
+                &read("id_ed25519.pub")?,
+                &read("host_ed25519")?,
+                &host_pub,
+            ),
+        )
+        .map_err(io("writing user-data"))?;
+        std::fs::write(
+            dir.join("meta-data"),
+            format!(
+                "instance-id: {name}\nlocal-hostname: {}\n",
+                "shipshape-image"
+            ),
+        )
+        .map_err(io("writing meta-data"))?;
+        // The host key's private half is in the seed now; not kept here.
+        let _ = std::fs::remove_file(dir.join("host_ed25519"));
+        let seed = dir.join("seed.img");
+        tool(
+            std::process::Command::new("mkfs.vfat")
+                .args(["-n", "CIDATA", "-C"])
+                .arg(&seed)
+                .arg("2048"),
+            "mkfs.vfat (dosfstools)",
+        )?;
+        tool(
+            std::process::Command::new("mcopy")
+                .arg("-i")
+                .arg(&seed)
+                .arg(dir.join("user-data"))
+                .arg(dir.join("meta-data"))
+                .arg("::/"),
+            "mcopy (mtools)",
+        )?;
+        let overlay = dir.join("root.qcow2");
+        let fmt = match b.format {
+            ImageFormat::Qcow2 => "qcow2",
+            ImageFormat::Raw => "raw",
+        };
+        crate::driver::qemu::qemu_img(&[
+            "create",
+            "-q",
+            "-f",
+            "qcow2",
+            "-F",
+            fmt,
+            "-b",
+            &file.display().to_string(),
+            &overlay.display().to_string(),
+        ])?;
+        let data = dir.join("data.qcow2");
+        crate::driver::qemu::qemu_img(&[
+            "create",
+            "-q",
+            "-f",
+            "qcow2",
+            &data.display().to_string(),
+            &b.data_disk_bytes.to_string(),
+        ])?;
+        let free = || -> Result<u16, DriverError> {
+            let l =
+                std::net::TcpListener::bind("127.0.0.1:0").map_err(io("finding a free port"))?;
+            Ok(l.local_addr().map_err(io("finding a free port"))?.port())
+        };
+        let (port, tls_port) = (free()?, free()?);
+        vm.target.port = port;
+        vm.tls_port = tls_port;
+        let mut cmd = std::process::Command::new("qemu-system-x86_64");
+        cmd.args([
+            "-name",
+            name,
+            "-machine",
+            "q35",
+            "-accel",
+            "tcg,thread=multi",
+        ])
+        .args(["-m", &b.memory_mb.to_string(), "-smp", &b.cpus.to_string()]);
+        if b.firmware == Firmware::Uefi {
+            let (code, vars) = OVMF
+                .iter()
+                .find(|(c, v)| Path::new(c).exists() && Path::new(v).exists())
+                .ok_or_else(|| DriverError::Tool {
+                    tool: "OVMF".into(),
+                    detail: "no UEFI firmware: install the ovmf package, or pass --firmware bios"
+                        .into(),
+                })?;
+            std::fs::copy(vars, dir.join("vars.fd"))
+                .map_err(io("copying OVMF's variable store"))?;
+            cmd.arg("-drive")
+                .arg(format!(
+                    "if=pflash,format=raw,unit=0,readonly=on,file={code}"
+                ))
+                .arg("-drive")
+                .arg(format!(
+                    "if=pflash,format=raw,unit=1,file={}",
+                    dir.join("vars.fd").display()
+                ));
+        }
+        cmd.arg("-drive")
+            .arg(format!(
+                "if=none,id=boot,format=qcow2,file={}",
+                overlay.display()
+            ))
+            .args(["-device", "virtio-blk-pci,drive=boot,bootindex=0"])
+            .arg("-drive")
+            .arg(format!(
+                "if=none,id=seed,format=raw,readonly=on,file={}",
+                seed.display()
+            ))
+            .args(["-device", "virtio-blk-pci,drive=seed"])
+            .args(["-device", "virtio-scsi-pci,id=scsi0"])
+            .arg("-drive")
+            .arg(format!(
+                "if=none,id=data,format=qcow2,file={}",
+                data.display()
+            ))
+            .args([
+                "-device",
+                "scsi-hd,bus=scsi0.0,drive=data,serial=shipshape-data",
+            ])
+            .arg("-netdev")
+            .arg(format!(
+                "user,id=net0,hostfwd=tcp:127.0.0.1:{port}-:22,hostfwd=tcp:127.0.0.1:{tls_port}-:2376"
+            ))
+            .args(["-device", "virtio-net-pci,netdev=net0,romfile="])
+            .arg("-serial")
+            .arg(format!("file:{}", dir.join("console.log").display()))
+            .args(["-display", "none", "-monitor", "none"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(
+                std::fs::File::create(dir.join("qemu.stderr"))
+                    .map_err(io("creating qemu.stderr"))?,
+            ));
+        let child =
+            cleanup::spawn_tied_to_process(cmd).map_err(io("starting qemu-system-x86_64"))?;
+        vm._guards.push(cleanup::kill_on_signal(child.id() as i32));
+        vm.child = Some(child);
+        let deadline = started + b.timeout;
+        // SSH answers only once cloud-init has put the keys in place.
+        let session = loop {
+            if let Some(status) = vm.exited() {
+                return Err(DriverError::QemuExited {
+                    during: "boot of the image".into(),
+                    status,
+                    console: vm.console_tail(),
+                });
+            }
+            if Instant::now() >= deadline {
+                return Err(DriverError::Timeout {
+                    what: format!(
+                        "boot of {} (no SSH with the seeded key: does the image run cloud-init with the NoCloud datasource?)",
+                        b.file.display()
+                    ),
+                    after: b.timeout,
+                    console: vm.console_tail(),
+                });
+            }
+            match SshSession::connect(&vm.target, Duration::from_secs(10)).await {
+                Ok(s) => break s,
+                Err(e) if e.is_transient() || matches!(e, ssh::SshError::AuthRejected { .. }) => {
+                    tokio::time::sleep(Duration::from_secs(2)).await
+                }
+                Err(e) => {
+                    return Err(DriverError::SshDuring {
+                        what: "boot of the image".into(),
+                        source: Box::new(e),
+                        console: vm.console_tail(),
+                    })
+                }
+            }
+        };
+        let mut session = session;
+        session.sudo = true;
+        let left = deadline
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_secs(10));
+        let out = session
+            .exec_with(
+                "cloud-init status --wait >/dev/null 2>&1; cloud-init status",
+                None,
+                left,
+            )
+            .await
+            .map_err(|e| DriverError::SshDuring {
+                what: "waiting for cloud-init".into(),
+                source: Box::new(e),
+                console: vm.console_tail(),
+            })?;
+        if !out.stdout.contains("done") {
+            return Err(DriverError::Tool {
+                tool: "cloud-init".into(),
+                detail: format!(
+                    "{}{}; console tail:\n{}",
+                    out.stdout.trim(),
+                    out.stderr.trim(),
+                    vm.console_tail()
+                ),
+            });
+        }
+        vm.ssh = Some(session);
+        vm.up_took = started.elapsed();
+        Ok(vm)
+    }
+
+    fn exited(&mut self) -> Option<String> {
+        let c = self.child.as_mut()?;
+        match c.try_wait() {
+            Ok(Some(s)) => Some(s.to_string()),
+            _ => None,
+        }
+    }
+
+    pub fn console_tail(&self) -> String {
+        tail(&self.dir.join("console.log"), 30)
+    }
+
+    /// The session, as the login user under sudo.
+    pub fn session(&self) -> Option<&SshSession> {
+        self.ssh.as_ref()
+    }
+
+    /// Stops QEMU and removes the overlay, the seed and the keys.
+    pub async fn destroy(mut self) {
+        if let Some(s) = self.ssh.take() {
+            s.close().await;
+        }
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Drop for ImageFileVm {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// How a VM of an image is seen dying during a reboot: its QEMU exits.
+struct Watch<'a>(&'a mut ImageFileVm);
+
+impl crate::driver::reboot::Watch for Watch<'_> {
+    fn gone(&mut self, during: &str) -> Option<DriverError> {
+        let status = self.0.exited()?;
+        Some(DriverError::QemuExited {
+            during: during.into(),
+            status,
+            console: self.0.console_tail(),
+        })
+    }
+    fn console(&self) -> String {
+        self.0.console_tail()
+    }
+}
+
+impl crate::driver::Machine for ImageFileVm {
+    async fn conn(&mut self) -> Result<crate::transport::Conn<'_>, DriverError> {
+        if self.ssh.is_none() {
+            let mut s = SshSession::connect(&self.target, Duration::from_secs(20)).await?;
+            s.sudo = true;
+            self.ssh = Some(s);
+        }
+        Ok(crate::transport::Conn::Ssh(
+            self.ssh.as_ref().expect("connected"),
+        ))
+    }
+    fn host(&self) -> crate::driver::HostInfo {
+        crate::driver::HostInfo {
+            data_disk: crate::driver::qemu::DATA_DISK.into(),
+            client_tls_dir: self.dir.join("docker-tls"),
+            names: vec!["localhost".into(), "shipshape-image".into()],
+            ips: vec![
+                std::net::IpAddr::from([127, 0, 0, 1]),
+                std::net::IpAddr::from([10, 0, 2, 15]),
+            ],
+            docker_tls: ("127.0.0.1".into(), self.tls_port),
+        }
+    }
+    fn how_up(&self) -> String {
+        "booted through its firmware, cloud-init done".into()
+    }
+    async fn reset(&mut self) -> Result<crate::driver::Reset, DriverError> {
+        // No snapshot of a user's image is kept: a fresh boot on a fresh
+        // overlay is its clean state.
+        Ok(crate::driver::Reset::Recreate)
+    }
+    async fn reboot(&mut self, limit: Duration) -> Result<Duration, DriverError> {
+        let target = self.target.clone();
+        let session = self.ssh.take();
+        let (mut s, took) = crate::driver::reboot::reboot_and_settle(
+            &target,
+            session,
+            "systemctl reboot",
+            limit,
+            Some(crate::driver::qemu::DATA_DISK),
+            &mut Watch(self),
+        )
+        .await?;
+        s.sudo = true;
+        self.ssh = Some(s);
+        Ok(took)
+    }
+    fn death_report(&mut self) -> Option<String> {
+        let status = self.exited()?;
+        Some(format!(
+            "QEMU exited ({status}); console tail:\n{}",
+            self.console_tail()
+        ))
+    }
+    async fn destroy(self) {
+        ImageFileVm::destroy(self).await
+    }
+}
+
+/// Machines of one image file, a fresh boot for every scenario.
+pub struct ImageFileDriver {
+    home: Home,
+    boot: ImageBoot,
+}
+
+impl ImageFileDriver {
+    pub fn new(home: &Home, boot: ImageBoot) -> Self {
+        Self {
+            home: home.clone(),
+            boot,
+        }
+    }
+}
+
+impl crate::driver::Driver for ImageFileDriver {
+    type M = ImageFileVm;
+    fn id(&self) -> crate::driver::RunId {
+        crate::driver::RunId::Image(
+            self.boot
+                .file
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        )
+    }
+    async fn prepare(&mut self) -> Result<(), DriverError> {
+        std::fs::metadata(&self.boot.file).map_err(io(format!(
+            "reading the image {}",
+            self.boot.file.display()
+        )))?;
+        Ok(())
+    }
+    async fn create(&self, seq: usize) -> Result<ImageFileVm, DriverError> {
+        let name = format!("image-{}-{seq}", std::process::id());
+        ImageFileVm::boot(&self.home, &name, &self.boot).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_seed_hands_in_the_keys_and_makes_no_others() {
+        let u = super::user_data(
+            "ops",
+            "ssh-ed25519 AAAC client\n",
+            "-----BEGIN X-----\nabc\n-----END X-----\n",
+            "ssh-ed25519 AAAH host\n",
+        );
+        assert!(u.starts_with("#cloud-config\n"));
+        assert!(u.contains("  - name: ops\n"));
+        assert!(u.contains("      - ssh-ed25519 AAAC client\n"));
+        assert!(u.contains(
+            "  ed25519_private: |\n    -----BEGIN X-----\n    abc\n    -----END X-----\n"
+        ));
+        assert!(u.contains("  ed25519_public: ssh-ed25519 AAAH host\n"));
+        assert!(u.contains("ssh_deletekeys: true"));
+    }
+}
