@@ -22,7 +22,7 @@ pub(super) struct AuditArgs {
     #[arg(long, conflicts_with_all = ["local", "image"])]
     pub(super) target: Option<String>,
     /// Audit this machine.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "image")]
     pub(super) local: bool,
     #[command(flatten)]
     pub(super) ssh: SshArgs,

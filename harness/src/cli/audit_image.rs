@@ -20,7 +20,7 @@ use super::audit::{judgement, render, AuditArgs};
 #[derive(clap::Args)]
 pub(super) struct ImageArgs {
     /// The image file to judge.
-    #[arg(long, conflicts_with_all = ["local", "target"])]
+    #[arg(long, conflicts_with = "target")]
     pub(super) image: Option<std::path::PathBuf>,
     #[arg(long, value_enum, default_value = "qcow2", requires = "image")]
     pub(super) image_format: image_file::ImageFormat,

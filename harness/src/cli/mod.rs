@@ -165,3 +165,14 @@ fn load_policy(path: &Option<PathBuf>) -> Result<shipshape_checks::Policy> {
         None => shipshape_checks::Policy::default(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    /// clap checks the definitions only when a command is parsed: every
+    /// subcommand's arguments are checked here instead.
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}
