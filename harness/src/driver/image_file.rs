@@ -466,6 +466,8 @@ impl crate::driver::Machine for ImageFileVm {
     }
 }
 
+const LOCAL_IMAGE: &str = include_str!("../../../scenarios/lib/local-image.sh");
+
 /// Machines of one image file, a fresh boot for every scenario.
 pub struct ImageFileDriver {
     home: Home,
@@ -501,7 +503,26 @@ impl crate::driver::Driver for ImageFileDriver {
     }
     async fn create(&self, seq: usize) -> Result<ImageFileVm, DriverError> {
         let name = format!("image-{}-{seq}", std::process::id());
-        ImageFileVm::boot(&self.home, &name, &self.boot).await
+        let vm = ImageFileVm::boot(&self.home, &name, &self.boot).await?;
+        // No registry is reachable from a test machine: the scenarios'
+        // local image is made from the image's busybox, as on any host
+        // shipshape did not build.
+        let s = vm.session().expect("booted");
+        let out = s
+            .exec_with(LOCAL_IMAGE, None, Duration::from_secs(300))
+            .await
+            .map_err(|e| DriverError::SshDuring {
+                what: "making the local image".into(),
+                source: Box::new(e),
+                console: vm.console_tail(),
+            })?;
+        if out.status != 0 {
+            return Err(DriverError::Tool {
+                tool: "the local image".into(),
+                detail: out.stderr.trim().to_string(),
+            });
+        }
+        Ok(vm)
     }
 }
 
