@@ -62,6 +62,8 @@ pub struct ImageFileVm {
     target: SshTarget,
     /// Host port forwarded to the guest's 2376 (dockerd's TLS listener).
     tls_port: u16,
+    /// The `clean` snapshot was taken: a reset is a `loadvm`.
+    snapshot: bool,
     ssh: Option<SshSession>,
     child: Option<std::process::Child>,
     pub up_took: Duration,
@@ -115,6 +117,7 @@ impl ImageFileVm {
                 host_key: None,
             },
             tls_port: 0,
+            snapshot: false,
             ssh: None,
             child: None,
             up_took: Duration::ZERO,
@@ -231,16 +234,26 @@ impl ImageFileVm {
                     detail: "no UEFI firmware: install the ovmf package, or pass --firmware bios"
                         .into(),
                 })?;
-            std::fs::copy(vars, dir.join("vars.fd"))
-                .map_err(io("copying OVMF's variable store"))?;
+            // As qcow2, so that `savevm` can take the firmware's store with
+            // the disks (a raw writable drive refuses snapshots).
+            crate::driver::qemu::qemu_img(&[
+                "convert",
+                "-q",
+                "-f",
+                "raw",
+                "-O",
+                "qcow2",
+                vars,
+                &dir.join("vars.qcow2").display().to_string(),
+            ])?;
             cmd.arg("-drive")
                 .arg(format!(
                     "if=pflash,format=raw,unit=0,readonly=on,file={code}"
                 ))
                 .arg("-drive")
                 .arg(format!(
-                    "if=pflash,format=raw,unit=1,file={}",
-                    dir.join("vars.fd").display()
+                    "if=pflash,format=qcow2,unit=1,file={}",
+                    dir.join("vars.qcow2").display()
                 ));
         }
         cmd.arg("-drive")
@@ -273,6 +286,8 @@ impl ImageFileVm {
             .arg("-serial")
             .arg(format!("file:{}", dir.join("console.log").display()))
             .args(["-display", "none", "-monitor", "none"])
+            .arg("-qmp")
+            .arg(format!("unix:{},server=on,wait=off", dir.join("qmp.sock").display()))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::from(
@@ -348,6 +363,26 @@ impl ImageFileVm {
         vm.ssh = Some(session);
         vm.up_took = started.elapsed();
         Ok(vm)
+    }
+
+    /// Takes the `clean` snapshot that resets go back to, with no SSH
+    /// session inside it. An image whose devices refuse snapshots is still
+    /// usable: its resets become fresh boots.
+    pub async fn take_snapshot(&mut self) {
+        if let Some(s) = self.ssh.take() {
+            s.close().await;
+        }
+        let r = async {
+            let mut qmp =
+                crate::driver::qemu::qmp::Qmp::connect(&self.dir.join("qmp.sock")).await?;
+            qmp.hmp("savevm clean", Duration::from_secs(300)).await?;
+            Ok::<(), DriverError>(())
+        }
+        .await;
+        match r {
+            Ok(()) => self.snapshot = true,
+            Err(e) => eprintln!("no snapshot of the image ({e}): every scenario boots it afresh"),
+        }
     }
 
     fn exited(&mut self) -> Option<String> {
@@ -434,9 +469,34 @@ impl crate::driver::Machine for ImageFileVm {
         "booted through its firmware, cloud-init done".into()
     }
     async fn reset(&mut self) -> Result<crate::driver::Reset, DriverError> {
-        // No snapshot of a user's image is kept: a fresh boot on a fresh
-        // overlay is its clean state.
-        Ok(crate::driver::Reset::Recreate)
+        if !self.snapshot {
+            return Ok(crate::driver::Reset::Recreate);
+        }
+        let started = Instant::now();
+        if let Some(s) = self.ssh.take() {
+            s.close().await;
+        }
+        let mut qmp = crate::driver::qemu::qmp::Qmp::connect(&self.dir.join("qmp.sock")).await?;
+        qmp.hmp("loadvm clean", Duration::from_secs(120)).await?;
+        let mut s = SshSession::connect_with_backoff(
+            &self.target,
+            Instant::now() + Duration::from_secs(60),
+        )
+        .await
+        .map_err(|source| DriverError::SshDuring {
+            what: "reconnecting after the reset".into(),
+            source: Box::new(source),
+            console: self.console_tail(),
+        })?;
+        s.sudo = true;
+        // The guest's clock stood still in the snapshot.
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        s.exec(&format!("date -u -s @{now} >/dev/null")).await?;
+        self.ssh = Some(s);
+        Ok(crate::driver::Reset::Done(started.elapsed()))
     }
     async fn reboot(&mut self, limit: Duration) -> Result<Duration, DriverError> {
         let target = self.target.clone();
@@ -522,6 +582,8 @@ impl crate::driver::Driver for ImageFileDriver {
                 detail: out.stderr.trim().to_string(),
             });
         }
+        let mut vm = vm;
+        vm.take_snapshot().await;
         Ok(vm)
     }
 }
