@@ -165,98 +165,129 @@ fn cell(v: &Verdict) -> (&'static str, &'static str) {
 }
 
 /// `shipshape audit`: controls × targets, then every finding's evidence.
+/// `shipshape audit`: one page people read before the table. At the top,
+/// what was judged, the gate's result and the verdict counts; then the
+/// failing controls, grouped by CIS section, each with its severity,
+/// evidence and remediation in view; the passing, not-applicable and manual
+/// ones folded away. Built with maud, which escapes every value.
 pub fn audit(runs: &[&AuditRun], benchmark: Benchmark, j: &Judgement) -> String {
-    let mut b = String::new();
-    let _ = writeln!(
-        b,
-        "<p id=\"gate\" class=\"{}\"><b>gate {}</b> (--fail-on {})</p>",
-        if j.gate.passed() { "pass" } else { "fail" },
-        if j.gate.passed() { "passed" } else { "FAILED" },
-        esc(&format!("{:?}", j.gate.fail_on).to_lowercase())
-    );
-    b.push_str("<table id=\"judged\">");
-    for (k, v) in j.properties() {
-        let _ = write!(b, "<tr><th>{}</th><td>{}</td></tr>", esc(&k), esc(&v));
-    }
-    b.push_str("</table>\n");
-    let _ = writeln!(
-        b,
-        "<p class=\"benchmark\">ids: {}</p>",
-        esc(&benchmark.to_string())
-    );
-    for r in runs {
-        let _ = writeln!(
-            b,
-            "<p class=\"target\">{}: {} fail, {} controls, {:.2}s, {} round trip(s)</p>",
-            esc(&r.target),
-            r.failed(),
-            r.findings.len(),
-            r.duration.as_secs_f64(),
-            r.round_trips
-        );
-    }
-    b.push_str("<table id=\"matrix\"><tr><th>control</th><th>CIS</th><th>title</th>");
-    for r in runs {
-        let _ = write!(b, "<th>{}</th>", esc(&r.target));
-    }
-    b.push_str("</tr>\n");
-    let ids: Vec<&str> = runs
-        .first()
-        .map(|r| r.findings.iter().map(|f| f.id).collect())
-        .unwrap_or_default();
-    for id in &ids {
-        let meta = find_control(id);
-        let _ = write!(
-            b,
-            "<tr><td>{}</td><td>{}</td><td>{}</td>",
-            esc(id),
-            esc(meta.map(|m| m.cis_label(benchmark)).unwrap_or("")),
-            esc(meta.map(|m| m.title).unwrap_or(""))
-        );
-        for (i, r) in runs.iter().enumerate() {
-            match r.findings.iter().find(|f| f.id == *id) {
-                Some(f) => {
-                    let (class, word) = cell(&f.verdict);
-                    let _ = write!(
-                        b,
-                        "<td class=\"{class}\"><a href=\"#{}\">{word}</a></td>",
-                        anchor(&[&i.to_string(), id])
-                    );
+    use maud::{html, DOCTYPE};
+    let sections = [
+        ("1", "Host configuration"),
+        ("2", "Docker daemon configuration"),
+        ("3", "Docker daemon configuration files"),
+    ];
+    let section_of = |id: &str| {
+        find_control(id)
+            .map(|m| m.cis_label(benchmark))
+            .and_then(|l| l.split('.').next())
+            .unwrap_or("?")
+            .to_string()
+    };
+    let page = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                title { "shipshape audit" }
+                style { (maud::PreEscaped(AUDIT_STYLE)) }
+            }
+            body {
+                h1 { "shipshape audit" }
+                @for (i, r) in runs.iter().enumerate() {
+                    @let count = |f: fn(&Verdict) -> bool| r.findings.iter().filter(|x| f(&x.verdict)).count();
+                    header {
+                        p #gate class=(if j.gate.passed() { "pass" } else { "fail" }) {
+                            b { "gate " (if j.gate.passed() { "passed" } else { "FAILED" }) }
+                            " (--fail-on " (format!("{:?}", j.gate.fail_on).to_lowercase()) ")"
+                        }
+                        p .counts {
+                            span .fail { (count(|v| matches!(v, Verdict::Fail))) " fail" }
+                            span .pass { (count(|v| matches!(v, Verdict::Pass))) " pass" }
+                            span .skip { (count(|v| matches!(v, Verdict::NotApplicable { .. }))) " not applicable" }
+                            span .skip { (count(|v| matches!(v, Verdict::Manual { .. }))) " manual" }
+                        }
+                        table #judged {
+                            @for (k, v) in j.properties() {
+                                tr { th { (k) } td { (v) } }
+                            }
+                            tr { th { "target" } td { (r.target) " (" (format!("{:.2}", r.duration.as_secs_f64())) " s, " (r.round_trips) " round trip(s))" } }
+                            tr { th { "ids" } td { (benchmark.to_string()) } }
+                        }
+                    }
+                    h2 { "Failing" }
+                    @for (sec, name) in sections {
+                        @let failing: Vec<_> = r.findings.iter().filter(|f| matches!(f.verdict, Verdict::Fail) && section_of(f.id) == sec).collect();
+                        @if !failing.is_empty() {
+                            h3 { (sec) ". " (name) }
+                            @for f in failing {
+                                (control(i, f, benchmark, j, true))
+                            }
+                        }
+                    }
+                    details .rest {
+                        summary { "Passing, not applicable and manual (" (r.findings.iter().filter(|f| !matches!(f.verdict, Verdict::Fail)).count()) ")" }
+                        @for f in r.findings.iter().filter(|f| !matches!(f.verdict, Verdict::Fail)) {
+                            (control(i, f, benchmark, j, false))
+                        }
+                    }
                 }
-                None => b.push_str("<td class=\"none\">–</td>"),
             }
         }
-        b.push_str("</tr>\n");
-    }
-    b.push_str("</table>\n");
-    for (i, r) in runs.iter().enumerate() {
-        let _ = writeln!(b, "<h2>{}</h2>", esc(&r.target));
-        for f in &r.findings {
-            let meta = find_control(f.id);
-            let (class, word) = cell(&f.verdict);
-            let mut why = match &f.verdict {
-                Verdict::NotApplicable { why } | Verdict::Manual { why } => {
-                    format!("<p>{}</p>", esc(why))
-                }
-                _ => String::new(),
-            };
-            if let Some(note) = j.note(f.id) {
-                why.push_str(&format!("<p class=\"gate\">gate: {}</p>", esc(&note)));
-            }
-            let _ = writeln!(
-                b,
-                "<details id=\"{}\" class=\"{class}\"><summary><b>{word}</b> {} — {}</summary>{why}\
-                 <p>evidence:</p><pre>{}</pre><p>remediation:</p><pre>{}</pre></details>",
-                anchor(&[&i.to_string(), f.id]),
-                esc(f.id),
-                esc(meta.map(|m| m.title).unwrap_or("")),
-                esc(&f.evidence.join("\n")),
-                esc(meta.map(|m| m.remediation).unwrap_or(""))
-            );
-        }
-    }
-    page("shipshape audit", &b)
+    };
+    page.into_string()
 }
+
+/// One control: its verdict (a link to itself, as the table's cells were),
+/// id, CIS id, severity and title; then why, the gate's note, the evidence
+/// and the remediation.
+fn control(
+    i: usize,
+    f: &shipshape_checks::Finding,
+    benchmark: Benchmark,
+    j: &Judgement,
+    open: bool,
+) -> maud::Markup {
+    use maud::html;
+    let meta = find_control(f.id);
+    let (class, word) = cell(&f.verdict);
+    let id = anchor(&[&i.to_string(), f.id]);
+    let why = match &f.verdict {
+        Verdict::NotApplicable { why } | Verdict::Manual { why } => Some(why.as_str()),
+        _ => None,
+    };
+    html! {
+        details id=(id) class=(class) open[open] {
+            summary {
+                a href=(format!("#{id}")) { (word) }
+                " " b { (f.id) }
+                " " span .cis { "CIS " (meta.map(|m| m.cis_label(benchmark)).unwrap_or("?")) }
+                " " span .sev { (meta.map(|m| format!("{:?}", m.severity).to_lowercase()).unwrap_or_default()) }
+                " — " (meta.map(|m| m.title).unwrap_or(""))
+            }
+            @if let Some(why) = why { p { (why) } }
+            @if let Some(note) = j.note(f.id) { p .gate { "gate: " (note) } }
+            p { "evidence:" }
+            pre { (f.evidence.join("\n")) }
+            @if matches!(f.verdict, Verdict::Fail) {
+                p { "remediation:" }
+                pre .remediation { (meta.map(|m| m.remediation).unwrap_or("")) }
+            }
+        }
+    }
+}
+
+const AUDIT_STYLE: &str = "body{font:15px/1.45 system-ui,sans-serif;margin:2em auto;max-width:70em;color:#222}\
+header{border-bottom:1px solid #ddd;margin-bottom:1em}#gate{font-size:1.4em;padding:.4em .6em;border-radius:4px}\
+#gate.pass{background:#d9f2d9}#gate.fail{background:#f8d0d0}.counts span{margin-right:1.5em;font-weight:600}\
+.counts .fail{color:#a11}.counts .pass{color:#176317}.counts .skip{color:#666}\
+table{border-collapse:collapse}th,td{border:1px solid #ddd;padding:3px 8px;text-align:left}th{background:#f6f6f6}\
+details{margin:6px 0;border-left:4px solid #ccc;padding-left:.6em}details.fail{border-color:#c33}\
+details.pass{border-color:#3a3}summary{cursor:pointer}summary a{font-weight:700;text-decoration:none;margin-right:.3em}\
+.fail summary a{color:#a11}.pass summary a{color:#176317}.skip summary a{color:#666}\
+.cis,.sev{font-size:.85em;color:#555;background:#f0f0f0;border-radius:3px;padding:0 .35em}\
+pre{background:#f6f6f6;padding:6px;overflow-x:auto;white-space:pre-wrap}.remediation{background:#fff8e6}\
+details.rest{border:0;padding:0;margin-top:1.5em}.gate{color:#8a5a00}";
 
 #[cfg(test)]
 mod tests {
