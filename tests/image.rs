@@ -101,7 +101,8 @@ fn audit_gate_and_scenarios(home: &Home) -> Result<(), Failed> {
     }
     let text = std::fs::read(&json)?;
     let doc: serde_json::Value = serde_json::from_slice(&text)?;
-    if doc["judged"]["kind"] != "image" || doc["judged"]["sha256"] != before.as_str() {
+    let judged = &doc["judged"]["judged"];
+    if judged["kind"] != "image" || judged["sha256"] != before.as_str() {
         return Err(format!("the report does not name the image: {}", doc["judged"]).into());
     }
     let got = verdicts(&text)?;
