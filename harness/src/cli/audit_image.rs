@@ -36,6 +36,10 @@ pub(super) struct ImageArgs {
     /// Guest CPUs.
     #[arg(long = "image-cpus", default_value_t = 2, requires = "image")]
     pub(super) cpus: u32,
+    /// Seconds from QEMU's start to cloud-init done before the image counts
+    /// as one that never answers (a user image took 80–130 s under TCG).
+    #[arg(long = "image-timeout", default_value_t = 600, requires = "image")]
+    pub(super) timeout: u64,
 }
 
 impl ImageArgs {
@@ -48,7 +52,7 @@ impl ImageArgs {
             memory_mb: self.memory,
             cpus: self.cpus,
             data_disk_bytes: 2 << 30,
-            timeout: Duration::from_secs(600),
+            timeout: Duration::from_secs(self.timeout),
         }
     }
 }
