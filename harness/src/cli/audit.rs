@@ -103,9 +103,6 @@ pub(super) async fn run(home: &Home, args: AuditArgs) -> Result<ExitCode> {
         None => Conn::Local,
     };
     let run = auditing::run(&conn, &policy).await?;
-    if let Some(p) = &args.save_probe {
-        std::fs::write(p, &run.probe_output).with_context(|| format!("writing {}", p.display()))?;
-    }
     if let Some(vm) = vm_holder {
         vm.destroy().await;
     }
@@ -129,12 +126,25 @@ pub(super) async fn run(home: &Home, args: AuditArgs) -> Result<ExitCode> {
         judged,
         policy_sha256,
     );
-    let text = render(&run, &args, &j)?;
+    emit(&run, &args, &j)
+}
+
+/// Writes the report where it was asked for (the table still goes to
+/// stderr when a file gets another format), and the gate's exit code.
+pub(super) fn emit(
+    run: &auditing::AuditRun,
+    args: &AuditArgs,
+    j: &gate::Judgement,
+) -> Result<ExitCode> {
+    if let Some(p) = &args.save_probe {
+        std::fs::write(p, &run.probe_output).with_context(|| format!("writing {}", p.display()))?;
+    }
+    let text = render(run, args, j)?;
     match &args.output {
         Some(path) => {
             std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?;
             if args.format != Format::Table {
-                eprint!("{}", report::table::render(&run, false, args.benchmark, &j));
+                eprint!("{}", report::table::render(run, false, args.benchmark, j));
             }
         }
         None => print!("{text}"),
@@ -164,11 +174,7 @@ pub(super) fn judgement(
     }
 }
 
-pub(super) fn render(
-    run: &auditing::AuditRun,
-    args: &AuditArgs,
-    j: &gate::Judgement,
-) -> Result<String> {
+fn render(run: &auditing::AuditRun, args: &AuditArgs, j: &gate::Judgement) -> Result<String> {
     Ok(match args.format {
         Format::Table => report::table::render(run, args.verbose, args.benchmark, j),
         Format::Json => {

@@ -8,11 +8,10 @@ use anyhow::{Context, Result};
 use shipshape_harness::driver::image_file;
 use shipshape_harness::paths::Home;
 use shipshape_harness::progress::Progress;
-use shipshape_harness::report::{self, Format};
 use shipshape_harness::transport::Conn;
 use shipshape_harness::{audit as auditing, gate};
 
-use super::audit::{judgement, render, AuditArgs};
+use super::audit::{emit, judgement, AuditArgs};
 
 /// A disk image file as built (qcow2 or raw, from Packer or a cloud image
 /// builder): booted through its firmware and bootloader on an overlay (the
@@ -87,9 +86,6 @@ pub(super) async fn run(
         "{} changed while it was audited (sha256 {before} before, {after} after)",
         file.display()
     );
-    if let Some(p) = &args.save_probe {
-        std::fs::write(p, &run.probe_output).with_context(|| format!("writing {}", p.display()))?;
-    }
     let judged = gate::Judged::Image {
         path: file.display().to_string(),
         sha256: before,
@@ -102,15 +98,5 @@ pub(super) async fn run(
         judged,
         policy_sha256,
     );
-    let text = render(&run, args, &j)?;
-    match &args.output {
-        Some(path) => {
-            std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?;
-            if args.format != Format::Table {
-                eprint!("{}", report::table::render(&run, false, args.benchmark, &j));
-            }
-        }
-        None => print!("{text}"),
-    }
-    Ok(ExitCode::from(j.gate.exit_code()))
+    emit(&run, args, &j)
 }

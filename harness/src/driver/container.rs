@@ -620,14 +620,7 @@ impl crate::driver::Driver for ContainerDriver {
         }
         let p = self.platform;
         let progress = crate::progress::Progress::new(&format!("image {p}"));
-        let image = self
-            .images
-            .ensure(&self.home, p, &progress)
-            .await
-            .map_err(|e| DriverError::Tool {
-                tool: "image".into(),
-                detail: e.to_string(),
-            })?;
+        let image = self.images.ensure(&self.home, p, &progress).await?;
         progress.stage("container image");
         let tag = ensure_image(&self.home, &image).await?;
         progress.finish(&tag);

@@ -42,6 +42,8 @@ pub enum DriverError {
     Qmp(#[from] QmpError),
     #[error("instance `{0}` already exists; `shipshape vm down {0}` first")]
     Exists(String),
+    #[error(transparent)]
+    Image(#[from] crate::image::SourceError),
     #[error("the driver was not prepared before its first machine")]
     NotPrepared,
     #[error("no snapshot taken yet: boot with a snapshot before reset")]

@@ -207,12 +207,8 @@ impl ImageFileVm {
             &data.display().to_string(),
             &b.data_disk_bytes.to_string(),
         ])?;
-        let free = || -> Result<u16, DriverError> {
-            let l =
-                std::net::TcpListener::bind("127.0.0.1:0").map_err(io("finding a free port"))?;
-            Ok(l.local_addr().map_err(io("finding a free port"))?.port())
-        };
-        let (port, tls_port) = (free()?, free()?);
+        let (port, tls_port) =
+            crate::driver::qemu::free_port_pair().map_err(io("finding free loopback ports"))?;
         vm.target.port = port;
         vm.tls_port = tls_port;
         let mut cmd = std::process::Command::new("qemu-system-x86_64");
@@ -490,10 +486,7 @@ impl crate::driver::Machine for ImageFileVm {
         })?;
         s.sudo = true;
         // The guest's clock stood still in the snapshot.
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
+        let now = crate::driver::qemu::unix_now();
         s.exec(&format!("date -u -s @{now} >/dev/null")).await?;
         self.ssh = Some(s);
         Ok(crate::driver::Reset::Done(started.elapsed()))

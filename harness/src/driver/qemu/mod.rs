@@ -109,7 +109,7 @@ enum Start<'a> {
     Resume(&'a Template),
 }
 
-fn unix_now() -> u64 {
+pub(crate) fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -122,7 +122,7 @@ fn free_port() -> std::io::Result<u16> {
 }
 
 /// Two distinct free ports (both held while the second is chosen).
-fn free_port_pair() -> std::io::Result<(u16, u16)> {
+pub(crate) fn free_port_pair() -> std::io::Result<(u16, u16)> {
     let a = std::net::TcpListener::bind("127.0.0.1:0")?;
     let b = std::net::TcpListener::bind("127.0.0.1:0")?;
     Ok((a.local_addr()?.port(), b.local_addr()?.port()))
@@ -907,11 +907,7 @@ impl crate::driver::Driver for QemuDriver {
         let image = self
             .images
             .ensure(&self.home, self.platform, &progress)
-            .await
-            .map_err(|e| DriverError::Tool {
-                tool: "image".into(),
-                detail: e.to_string(),
-            })?;
+            .await?;
         progress.finish("image ready");
         self.image = Some(image);
         Ok(())

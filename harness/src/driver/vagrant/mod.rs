@@ -633,14 +633,7 @@ impl crate::driver::Driver for VagrantDriver {
         }
         if let Some(p) = self.image {
             let progress = crate::progress::Progress::new(&format!("image {p}"));
-            let image = self
-                .images
-                .ensure(&self.home, p, &progress)
-                .await
-                .map_err(|e| DriverError::Tool {
-                    tool: "image".into(),
-                    detail: e.to_string(),
-                })?;
+            let image = self.images.ensure(&self.home, p, &progress).await?;
             progress.stage("vagrant box");
             let name = boxes::ensure(&self.home, &image).await?;
             progress.finish(&format!("box {name}"));
