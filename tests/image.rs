@@ -223,14 +223,79 @@ fn audit_gate_and_scenarios(home: &Home) -> Result<(), Failed> {
     Ok(())
 }
 
+/// The disks as the guest names them: the image's own disk is sda (root is
+/// on it), the data disk sdb (by its serial), the seed a virtio disk; and
+/// they keep those names across a reboot.
+fn disks_are_named_as_the_seed_names_them(home: &Home) -> Result<(), Failed> {
+    use shipshape_harness::driver::image_file::{
+        Firmware, ImageBoot, ImageFileVm, ImageFormat, RootBus,
+    };
+    use shipshape_harness::driver::Machine;
+    let image = user_image(home)?;
+    let boot = ImageBoot {
+        file: image,
+        format: ImageFormat::Qcow2,
+        firmware: Firmware::Uefi,
+        user: "shipshape".into(),
+        memory_mb: 2048,
+        cpus: 2,
+        root_bus: RootBus::Scsi,
+        data_disk_bytes: 2 << 30,
+        timeout: std::time::Duration::from_secs(600),
+    };
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async {
+        let name = format!("image-names-{}", std::process::id());
+        let mut vm = ImageFileVm::boot(home, &name, &boot).await?;
+        let mut seen = Vec::new();
+        let mut r: Result<(), Failed> = Ok(());
+        for pass in ["first boot", "after a reboot"] {
+            if pass != "first boot" {
+                if let Err(e) = vm.reboot(std::time::Duration::from_secs(600)).await {
+                    r = Err(e.to_string().into());
+                    break;
+                }
+            }
+            let s = vm.session().ok_or("no session")?;
+            let out = s
+                .exec("lsblk -ndo NAME,SERIAL,TYPE; echo root=$(findmnt -no SOURCE /)")
+                .await
+                .map_err(|e| e.to_string())?
+                .stdout;
+            seen.push(format!("{pass}:\n{out}"));
+            let data_is_sdb = out.lines().any(|l| {
+                l.split_whitespace().collect::<Vec<_>>() == ["sdb", "shipshape-data", "disk"]
+            });
+            let root_on_sda = out.lines().any(|l| l.starts_with("root=/dev/sda"));
+            if !data_is_sdb || !root_on_sda {
+                r = Err(
+                    format!("{pass}: the data disk is not sdb, or root not on sda:\n{out}").into(),
+                );
+                break;
+            }
+        }
+        vm.destroy().await;
+        eprintln!("{}", seen.join("\n"));
+        r
+    })
+}
+
 fn main() {
     let mut args = Arguments::from_args();
     args.test_threads = Some(1);
     let home = Home::from_env();
-    let trials = vec![Trial::test(
-        "a_user_image_is_audited_gated_and_tested_as_built_and_left_unchanged",
-        move || audit_gate_and_scenarios(&home),
-    )
-    .with_ignored_flag(true)];
+    let h = home.clone();
+    let trials = vec![
+        Trial::test(
+            "an_image_disk_is_sda_and_the_data_disk_sdb_on_every_boot",
+            move || disks_are_named_as_the_seed_names_them(&h),
+        )
+        .with_ignored_flag(true),
+        Trial::test(
+            "a_user_image_is_audited_gated_and_tested_as_built_and_left_unchanged",
+            move || audit_gate_and_scenarios(&home),
+        )
+        .with_ignored_flag(true),
+    ];
     libtest_mimic::run(&args, trials).exit();
 }

@@ -32,6 +32,16 @@ pub(super) struct ImageArgs {
     /// Guest memory in MiB.
     #[arg(long = "image-memory", default_value_t = 2048, requires = "image")]
     pub(super) memory: u32,
+    /// The bus of the image's own disk: on scsi it is /dev/sda and the data
+    /// disk /dev/sdb; virtio (/dev/vda, data disk /dev/sda) is for an image
+    /// whose fstab names /dev/vda.
+    #[arg(
+        long = "image-root-bus",
+        value_enum,
+        default_value = "scsi",
+        requires = "image"
+    )]
+    pub(super) root_bus: image_file::RootBus,
     /// Guest CPUs.
     #[arg(long = "image-cpus", default_value_t = 2, requires = "image")]
     pub(super) cpus: u32,
@@ -50,6 +60,7 @@ impl ImageArgs {
             user: self.image_user.clone(),
             memory_mb: self.memory,
             cpus: self.cpus,
+            root_bus: self.root_bus,
             data_disk_bytes: 2 << 30,
             timeout: Duration::from_secs(self.timeout),
         }

@@ -29,6 +29,15 @@ pub enum DriverError {
         after: Duration,
         console: String,
     },
+    #[error(
+        "{file}: the firmware found nothing to boot ({firmware}); {hint}; console tail:\n{console}"
+    )]
+    NothingToBoot {
+        file: String,
+        firmware: String,
+        hint: String,
+        console: String,
+    },
     #[error(transparent)]
     Ssh(#[from] Box<SshError>),
     #[error("{what}: {source}; console tail:\n{console}")]
@@ -55,21 +64,62 @@ pub fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> DriverEr
     move |source| DriverError::Io { context, source }
 }
 
-/// The last `lines` lines of a console log.
+/// The last `lines` lines of a console log, as text: firmware (OVMF's
+/// screen, GRUB's menu) writes terminal control sequences there, which
+/// would garble an error message.
 pub fn tail(path: &Path, lines: usize) -> String {
     let text = std::fs::read(path).unwrap_or_default();
-    let text = String::from_utf8_lossy(&text);
-    let all: Vec<&str> = text.lines().collect();
+    let text = plain_text(&String::from_utf8_lossy(&text));
+    let all: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     let start = all.len().saturating_sub(lines);
-    all[start..]
-        .iter()
-        .map(|l| l.trim_end_matches('\r'))
-        .collect::<Vec<_>>()
-        .join("\n")
+    all[start..].join("\n")
+}
+
+/// `text` without ANSI escape sequences (CSI `ESC [ … final`, and two-byte
+/// `ESC x`) and without carriage returns.
+pub fn plain_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\u{1b}' => match chars.next() {
+                Some('[') => {
+                    // Parameters and intermediates, up to a final byte @..~.
+                    for c in chars.by_ref() {
+                        if ('@'..='~').contains(&c) {
+                            break;
+                        }
+                    }
+                }
+                Some(_) | None => {}
+            },
+            '\r' => {}
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 impl From<SshError> for DriverError {
     fn from(e: SshError) -> Self {
         DriverError::Ssh(Box::new(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn console_text_loses_terminal_control_sequences() {
+        let raw = "\u{1b}[2J\u{1b}[01;01H\u{1b}[=3hBdsDxe: failed\r\n\u{1b}[1m\u{1b}[33m\u{1b}[40mShell> \u{1b}[0m\n";
+        assert_eq!(super::plain_text(raw), "BdsDxe: failed\nShell> \n");
+    }
+
+    #[test]
+    fn the_tail_is_the_last_lines_that_say_something() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("console.log");
+        std::fs::write(&p, "a\r\nb\n\n\u{1b}[2J\nc\nd\n").unwrap();
+        assert_eq!(super::tail(&p, 2), "c\nd");
+        assert_eq!(super::tail(&p, 9), "a\nb\nc\nd");
     }
 }

@@ -30,6 +30,30 @@ pub enum Firmware {
     Bios,
 }
 
+/// Which bus the image's own disk sits on. On SCSI (the default) it is
+/// `/dev/sda` and the data disk `/dev/sdb`, as the seed names them; on
+/// virtio-blk, for an image whose fstab names `/dev/vda`, it is `/dev/vda`
+/// and the data disk `/dev/sda`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RootBus {
+    Scsi,
+    Virtio,
+}
+
+impl RootBus {
+    /// The kernel's name for the data disk on this layout.
+    pub fn data_disk_name(self) -> &'static str {
+        match self {
+            RootBus::Scsi => "/dev/sdb",
+            RootBus::Virtio => "/dev/sda",
+        }
+    }
+}
+
+/// Boots in a row on which the kernel may name the data disk otherwise
+/// before the driver gives up (see `ImageFileVm::ensure_data_disk_name`).
+const NAMING_BOOTS: u32 = 4;
+
 /// OVMF's code and variable store, as Debian's `ovmf` package installs them.
 const OVMF: &[(&str, &str)] = &[
     (
@@ -51,6 +75,7 @@ pub struct ImageBoot {
     pub user: String,
     pub memory_mb: u32,
     pub cpus: u32,
+    pub root_bus: RootBus,
     pub data_disk_bytes: u64,
     /// From QEMU's start to cloud-init done.
     pub timeout: Duration,
@@ -64,6 +89,7 @@ pub struct ImageFileVm {
     tls_port: u16,
     /// The `clean` snapshot was taken: a reset is a `loadvm`.
     snapshot: bool,
+    root_bus: RootBus,
     ssh: Option<SshSession>,
     child: Option<std::process::Child>,
     pub up_took: Duration,
@@ -94,6 +120,25 @@ pub fn user_data(user: &str, client_pub: &str, host_priv: &str, host_pub: &str) 
     )
 }
 
+/// What the firmware prints when no disk holds a bootloader it can run:
+/// OVMF falls through to its shell, SeaBIOS says so. Seen on the console, the
+/// boot fails at once instead of at `--image-timeout` (600 s by default).
+fn nothing_to_boot(dir: &Path) -> Option<&'static str> {
+    let mut text = String::new();
+    for f in ["console.log", "firmware.log"] {
+        text.push_str(&String::from_utf8_lossy(
+            &std::fs::read(dir.join(f)).unwrap_or_default(),
+        ));
+    }
+    if text.contains("UEFI Interactive Shell") {
+        Some("OVMF fell through to its UEFI shell")
+    } else if text.contains("No bootable device") {
+        Some("SeaBIOS: no bootable device")
+    } else {
+        None
+    }
+}
+
 impl ImageFileVm {
     pub async fn boot(home: &Home, name: &str, b: &ImageBoot) -> Result<Self, DriverError> {
         let started = Instant::now();
@@ -118,6 +163,7 @@ impl ImageFileVm {
             },
             tls_port: 0,
             snapshot: false,
+            root_bus: b.root_bus,
             ssh: None,
             child: None,
             up_took: Duration::ZERO,
@@ -221,6 +267,16 @@ impl ImageFileVm {
             "tcg,thread=multi",
         ])
         .args(["-m", &b.memory_mb.to_string(), "-smp", &b.cpus.to_string()]);
+        if b.firmware == Firmware::Bios {
+            // SeaBIOS writes to the screen, not the serial line; its debug
+            // port carries the same text ("No bootable device.").
+            cmd.arg("-chardev")
+                .arg(format!(
+                    "file,id=fw,path={}",
+                    dir.join("firmware.log").display()
+                ))
+                .args(["-device", "isa-debugcon,iobase=0x402,chardev=fw"]);
+        }
         if b.firmware == Firmware::Uefi {
             let (code, vars) = OVMF
                 .iter()
@@ -252,19 +308,29 @@ impl ImageFileVm {
                     dir.join("vars.qcow2").display()
                 ));
         }
+        // The root disk's controller comes first on the command line, so
+        // first on the PCI bus and first probed. On SCSI each disk has a
+        // controller of its own: with both on one controller the kernel
+        // named the data disk sda in 3 of 10 boots of the user image (its
+        // sd probes run asynchronously), with one each in 3 of 30. So
+        // `ensure_data_disk_name` checks every boot, and reboots those.
+        cmd.arg("-drive").arg(format!(
+            "if=none,id=boot,format=qcow2,file={}",
+            overlay.display()
+        ));
+        match b.root_bus {
+            RootBus::Scsi => cmd
+                .args(["-device", "virtio-scsi-pci,id=scsi0"])
+                .args(["-device", "scsi-hd,bus=scsi0.0,drive=boot,bootindex=0"]),
+            RootBus::Virtio => cmd.args(["-device", "virtio-blk-pci,drive=boot,bootindex=0"]),
+        };
         cmd.arg("-drive")
-            .arg(format!(
-                "if=none,id=boot,format=qcow2,file={}",
-                overlay.display()
-            ))
-            .args(["-device", "virtio-blk-pci,drive=boot,bootindex=0"])
-            .arg("-drive")
             .arg(format!(
                 "if=none,id=seed,format=raw,readonly=on,file={}",
                 seed.display()
             ))
             .args(["-device", "virtio-blk-pci,drive=seed"])
-            .args(["-device", "virtio-scsi-pci,id=scsi0"])
+            .args(["-device", "virtio-scsi-pci,id=scsi1"])
             .arg("-drive")
             .arg(format!(
                 "if=none,id=data,format=qcow2,file={}",
@@ -272,7 +338,7 @@ impl ImageFileVm {
             ))
             .args([
                 "-device",
-                "scsi-hd,bus=scsi0.0,drive=data,serial=shipshape-data",
+                "scsi-hd,bus=scsi1.0,drive=data,serial=shipshape-data",
             ])
             .arg("-netdev")
             .arg(format!(
@@ -302,6 +368,18 @@ impl ImageFileVm {
                     during: "boot of the image".into(),
                     status,
                     console: vm.console_tail(),
+                });
+            }
+            if let Some(firmware) = nothing_to_boot(&vm.dir) {
+                return Err(DriverError::NothingToBoot {
+                    file: b.file.display().to_string(),
+                    firmware: firmware.into(),
+                    hint: match b.firmware {
+                        Firmware::Uefi => "an image for a legacy BIOS boots with --firmware bios",
+                        Firmware::Bios => "an image for UEFI boots with --firmware uefi",
+                    }
+                    .into(),
+                    console: vm.boot_log_tail(),
                 });
             }
             if Instant::now() >= deadline {
@@ -357,8 +435,60 @@ impl ImageFileVm {
             });
         }
         vm.ssh = Some(session);
+        let left = deadline.saturating_duration_since(Instant::now());
+        vm.ensure_data_disk_name(left.max(Duration::from_secs(300)))
+            .await?;
         vm.up_took = started.elapsed();
         Ok(vm)
+    }
+
+    /// The kernel names SCSI disks in the order their probes finish, which
+    /// no device layout fixes for an image we did not build (its initramfs
+    /// holds every controller's driver). So the name is checked on every
+    /// boot, and a boot that named the data disk otherwise is rebooted.
+    async fn ensure_data_disk_name(&mut self, limit: Duration) -> Result<(), DriverError> {
+        let want = self.root_bus.data_disk_name();
+        let link = crate::driver::qemu::DATA_DISK;
+        for boot in 1..=NAMING_BOOTS {
+            let s = self.ssh.as_ref().expect("connected");
+            let got = s
+                .exec(&format!("readlink -f {link}"))
+                .await?
+                .stdout
+                .trim()
+                .to_string();
+            if got == want {
+                return Ok(());
+            }
+            if boot == NAMING_BOOTS {
+                return Err(DriverError::Tool {
+                    tool: "the data disk".into(),
+                    detail: format!(
+                        "the kernel named it {got:?}, not {want}, on {NAMING_BOOTS} boots in a row"
+                    ),
+                });
+            }
+            eprintln!("the kernel named the data disk {got} on this boot, not {want}: rebooting");
+            self.reboot_once(limit).await?;
+        }
+        Ok(())
+    }
+
+    async fn reboot_once(&mut self, limit: Duration) -> Result<Duration, DriverError> {
+        let target = self.target.clone();
+        let session = self.ssh.take();
+        let (mut s, took) = crate::driver::reboot::reboot_and_settle(
+            &target,
+            session,
+            "systemctl reboot",
+            limit,
+            Some(crate::driver::qemu::DATA_DISK),
+            &mut Watch(self),
+        )
+        .await?;
+        s.sudo = true;
+        self.ssh = Some(s);
+        Ok(took)
     }
 
     /// Takes the `clean` snapshot that resets go back to, with no SSH
@@ -391,6 +521,16 @@ impl ImageFileVm {
 
     pub fn console_tail(&self) -> String {
         tail(&self.dir.join("console.log"), 30)
+    }
+
+    /// The serial console's tail, or SeaBIOS's (which never writes there).
+    fn boot_log_tail(&self) -> String {
+        let console = self.console_tail();
+        if console.is_empty() {
+            tail(&self.dir.join("firmware.log"), 12)
+        } else {
+            console
+        }
     }
 
     /// The session, as the login user under sudo.
@@ -492,20 +632,10 @@ impl crate::driver::Machine for ImageFileVm {
         Ok(crate::driver::Reset::Done(started.elapsed()))
     }
     async fn reboot(&mut self, limit: Duration) -> Result<Duration, DriverError> {
-        let target = self.target.clone();
-        let session = self.ssh.take();
-        let (mut s, took) = crate::driver::reboot::reboot_and_settle(
-            &target,
-            session,
-            "systemctl reboot",
-            limit,
-            Some(crate::driver::qemu::DATA_DISK),
-            &mut Watch(self),
-        )
-        .await?;
-        s.sudo = true;
-        self.ssh = Some(s);
-        Ok(took)
+        let started = Instant::now();
+        self.reboot_once(limit).await?;
+        self.ensure_data_disk_name(limit).await?;
+        Ok(started.elapsed())
     }
     fn death_report(&mut self) -> Option<String> {
         let status = self.exited()?;
@@ -521,7 +651,7 @@ impl crate::driver::Machine for ImageFileVm {
 
 const LOCAL_IMAGE: &str = include_str!("../../../scenarios/lib/local-image.sh");
 
-/// Machines of one image file, a fresh boot for every scenario.
+/// Machines of one image file: a boot per worker, then `loadvm` resets.
 pub struct ImageFileDriver {
     home: Home,
     boot: ImageBoot,
