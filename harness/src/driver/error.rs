@@ -79,11 +79,11 @@ pub fn tail(path: &Path, lines: usize) -> String {
 /// `ESC x`) and without carriage returns.
 pub fn plain_text(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars().peekable();
+    let mut chars = text.chars();
     while let Some(c) = chars.next() {
         match c {
-            '\u{1b}' => match chars.next() {
-                Some('[') => {
+            '\u{1b}' => {
+                if chars.next() == Some('[') {
                     // Parameters and intermediates, up to a final byte @..~.
                     for c in chars.by_ref() {
                         if ('@'..='~').contains(&c) {
@@ -91,8 +91,7 @@ pub fn plain_text(text: &str) -> String {
                         }
                     }
                 }
-                Some(_) | None => {}
-            },
+            }
             '\r' => {}
             c => out.push(c),
         }
