@@ -2,9 +2,11 @@
 //! builds its own: `harness/src/image/user_image.sh` (mmdebstrap, a GPT disk
 //! with GRUB on an ESP, cloud-init), booted by `audit --image` and `test
 //! --image` through UEFI. Ignored by default (it needs root, the image
-//! tools and about 15 minutes under TCG): the nightly runs it with
-//! `-- --include-ignored`. The image is built once into the cache
-//! (`$SHIPSHAPE_HOME/user-image/`), or taken from `SHIPSHAPE_USER_IMAGE`.
+//! tools and about 20 minutes under TCG): the nightly runs it with
+//! `-- --include-ignored`. The images are built once into the cache
+//! (`$SHIPSHAPE_HOME/user-image/`), the main one or taken from
+//! `SHIPSHAPE_USER_IMAGE`. Per push runs only the refusal of a blank disk
+//! under both firmwares (about 20 s).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -30,7 +32,12 @@ fn user_image(home: &Home) -> Result<PathBuf, Failed> {
     if let Some(p) = std::env::var_os("SHIPSHAPE_USER_IMAGE") {
         return Ok(PathBuf::from(p));
     }
-    let out = home.root().join("user-image").join("user.qcow2");
+    built(home, "user.qcow2", &[])
+}
+
+/// `user_image.sh` into the cache as `name`, with `env` set, unless there.
+fn built(home: &Home, name: &str, env: &[(&str, &str)]) -> Result<PathBuf, Failed> {
+    let out = home.root().join("user-image").join(name);
     if out.is_file() {
         return Ok(out);
     }
@@ -38,11 +45,73 @@ fn user_image(home: &Home) -> Result<PathBuf, Failed> {
     let st = Command::new("bash")
         .arg(repo().join("harness/src/image/user_image.sh"))
         .arg(&out)
+        .envs(env.iter().copied())
         .status()?;
     if !st.success() {
         return Err(format!("user_image.sh failed ({st})").into());
     }
     Ok(out)
+}
+
+/// The instance folders of image VMs.
+fn image_instances(home: &Home) -> Vec<String> {
+    std::fs::read_dir(home.instances())
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with("image-"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Runs `audit --image` on an image that cannot be judged and checks the
+/// failure: exit 2, the reason and the console's words on stderr, within
+/// `limit`, the file unchanged and nothing left behind.
+fn refused(
+    home: &Home,
+    image: &Path,
+    extra: &[&str],
+    reason: &str,
+    console: &str,
+    limit: std::time::Duration,
+) -> Result<(), Failed> {
+    let before = sha256_file(image)?;
+    let had = image_instances(home);
+    let started = std::time::Instant::now();
+    let mut args = vec!["audit", "--image", image.to_str().ok_or("path")?];
+    args.extend_from_slice(extra);
+    let out = shipshape(&args)?;
+    let took = started.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if out.status.code() != Some(2) || !stderr.contains(reason) || !stderr.contains(console) {
+        return Err(format!(
+            "expected exit 2 with {reason:?} and {console:?}, got {:?}:\n{stderr}",
+            out.status.code()
+        )
+        .into());
+    }
+    if stderr.contains('\u{1b}') {
+        return Err(format!("terminal control sequences in the error:\n{stderr}").into());
+    }
+    if took > limit {
+        return Err(format!("took {took:?} to fail, more than {limit:?}").into());
+    }
+    if sha256_file(image)? != before {
+        return Err("the image changed".into());
+    }
+    let left = qemus_of_images();
+    if !left.is_empty() {
+        return Err(format!("QEMU left running: {left:?}").into());
+    }
+    let instances: Vec<String> = image_instances(home)
+        .into_iter()
+        .filter(|n| !had.contains(n))
+        .collect();
+    if !instances.is_empty() {
+        return Err(format!("instance folders left: {instances:?}").into());
+    }
+    Ok(())
 }
 
 fn verdicts(json: &[u8]) -> Result<BTreeMap<String, String>, Failed> {
@@ -280,12 +349,61 @@ fn disks_are_named_as_the_seed_names_them(home: &Home) -> Result<(), Failed> {
     })
 }
 
+/// A disk with no bootloader on it, under both firmwares: refused as soon
+/// as the firmware says so, not at the 600 s timeout.
+fn nothing_to_boot(home: &Home) -> Result<(), Failed> {
+    let dir = tempfile::tempdir()?;
+    let blank = dir.path().join("blank.raw");
+    std::fs::File::create(&blank)?.set_len(8 << 20)?;
+    let limit = std::time::Duration::from_secs(120);
+    refused(
+        home,
+        &blank,
+        &["--image-format", "raw"],
+        "the firmware found nothing to boot",
+        "UEFI Interactive Shell",
+        limit,
+    )?;
+    refused(
+        home,
+        &blank,
+        &["--image-format", "raw", "--firmware", "bios"],
+        "the firmware found nothing to boot",
+        "No bootable device",
+        limit,
+    )
+}
+
+/// The user image with cloud-init switched off: it boots to a login prompt
+/// and never takes the seed.
+fn no_cloud_init(home: &Home) -> Result<(), Failed> {
+    let image = built(home, "no-cloud-init.qcow2", &[("CLOUD_INIT", "disabled")])?;
+    refused(
+        home,
+        &image,
+        &[],
+        "cloud-init never ran",
+        " login:",
+        std::time::Duration::from_secs(400),
+    )
+}
+
 fn main() {
     let mut args = Arguments::from_args();
     args.test_threads = Some(1);
     let home = Home::from_env();
     let h = home.clone();
+    let (h1, h2) = (home.clone(), home.clone());
     let trials = vec![
+        Trial::test(
+            "an_image_with_nothing_to_boot_is_refused_at_once",
+            move || nothing_to_boot(&h1),
+        ),
+        Trial::test(
+            "an_image_without_cloud_init_is_refused_with_the_reason",
+            move || no_cloud_init(&h2),
+        )
+        .with_ignored_flag(true),
         Trial::test(
             "an_image_disk_is_sda_and_the_data_disk_sdb_on_every_boot",
             move || disks_are_named_as_the_seed_names_them(&h),

@@ -29,12 +29,10 @@ pub enum DriverError {
         after: Duration,
         console: String,
     },
-    #[error(
-        "{file}: the firmware found nothing to boot ({firmware}); {hint}; console tail:\n{console}"
-    )]
-    NothingToBoot {
+    #[error("{file}: {reason}; {hint}; console tail:\n{console}")]
+    BootStuck {
         file: String,
-        firmware: String,
+        reason: String,
         hint: String,
         console: String,
     },

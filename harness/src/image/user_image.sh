@@ -28,6 +28,9 @@
 #   ESP_MIB       size of the EFI system partition in MiB (default 64)
 #   ROOT_LABEL    ext4 label the bootloader and fstab find root by
 #                 (default debian-root)
+#   CLOUD_INIT    enabled (default), or disabled: installed but switched off
+#                 (/etc/cloud/cloud-init.disabled), an image that never takes
+#                 a seed, for the gate's error path
 # Exit: 0 built, 1 the build failed, 2 bad usage or missing host tools.
 set -euo pipefail
 
@@ -42,6 +45,8 @@ mode=${MODE:-root}
 root_mib=${ROOT_MIB:-4096}
 esp_mib=${ESP_MIB:-64}
 label=${ROOT_LABEL:-debian-root}
+cloud_init=${CLOUD_INIT:-enabled}
+case $cloud_init in enabled | disabled) ;; *) echo "$0: CLOUD_INIT is enabled or disabled" >&2; exit 2 ;; esac
 # ext4 labels are at most 16 bytes; GRUB and the initramfs match it exactly.
 if [ ${#label} -gt 16 ]; then echo "$0: ROOT_LABEL longer than 16 bytes" >&2; exit 2; fi
 
@@ -193,6 +198,7 @@ FSTAB
 cat > "\$r/etc/cloud/cloud.cfg.d/90_user_image_datasource.cfg" <<CFG
 datasource_list: [ NoCloud, None ]
 CFG
+[ "$cloud_init" = enabled ] || : > "\$r/etc/cloud/cloud-init.disabled"
 # C.UTF-8 is built into glibc. Any other locale makes cloud-init's locale
 # module run Debian's locale-gen, which ignores the locale it is given and
 # generates only what /etc/locale.gen lists (nothing), so update-locale then

@@ -139,3 +139,31 @@ impl Qmp {
         }
     }
 }
+
+/// Presses the machine's reset button (`system_reset`), blocking: for a
+/// caller that polls without a runtime to hand, such as a reboot's watch.
+pub fn system_reset(path: &Path) -> std::io::Result<()> {
+    use std::io::{BufRead, BufReader, Write};
+    let stream = std::os::unix::net::UnixStream::connect(path)?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut w = stream;
+    let mut line = String::new();
+    reader.read_line(&mut line)?; // the greeting
+    for cmd in ["qmp_capabilities", "system_reset"] {
+        w.write_all(format!("{{\"execute\":\"{cmd}\"}}\n").as_bytes())?;
+        loop {
+            line.clear();
+            if reader.read_line(&mut line)? == 0 {
+                return Err(std::io::Error::other("QMP closed"));
+            }
+            if line.contains("\"return\"") {
+                break;
+            }
+            if line.contains("\"error\"") {
+                return Err(std::io::Error::other(line.trim().to_string()));
+            }
+        }
+    }
+    Ok(())
+}
