@@ -49,10 +49,13 @@ pub fn diagnose(console: &str, firmware: &str) -> Option<Stuck> {
 /// True if a getty's login prompt is on the console and cloud-init left no
 /// trace there: no unit of it started, no line of it printed.
 pub fn login_without_cloud_init(console: &str) -> bool {
+    // "<hostname> login:" at the start of a line; kernel messages may
+    // follow on the same line ("localhost login: [   20.42] Initializing…").
     let prompt = console.lines().any(|l| {
-        let l = l.trim_end();
-        // "<hostname> login:", a line of its own.
-        l.ends_with(" login:") && l.split_whitespace().count() == 2
+        let mut words = l.split_whitespace();
+        !l.starts_with(char::is_whitespace)
+            && words.next().is_some()
+            && words.next() == Some("login:")
     });
     prompt && !console.to_ascii_lowercase().contains("cloud-init")
 }
@@ -105,6 +108,8 @@ mod tests {
     fn a_login_prompt_counts_only_without_cloud_init() {
         let plain = "[  OK  ] Started getty@tty1.service\n\nDebian GNU/Linux 12 debian ttyS0\n\ndebian login: \n";
         assert!(login_without_cloud_init(plain));
+        let interleaved = "Debian GNU/Linux 12 localhost ttyS0\n\nlocalhost login: [   20.429496] Initializing XFRM netlink socket\n";
+        assert!(login_without_cloud_init(interleaved));
         let with = "[   14.9] cloud-init[275]: Cloud-init v. 22.4.2 running 'init-local'\nshipshape-image login: ";
         assert!(!login_without_cloud_init(with));
         assert!(!login_without_cloud_init(
