@@ -268,6 +268,10 @@ fn audit_gate_and_scenarios(home: &Home) -> Result<(), Failed> {
         "docker-root-mount",
         "--scenario",
         "live-restore",
+        // A user of the seed's own, against the default user the audits
+        // above logged in as.
+        "--image-user",
+        "ops",
         "--jobs",
         "2",
         "--junit",
@@ -305,7 +309,7 @@ fn disks_are_named_as_the_seed_names_them(home: &Home) -> Result<(), Failed> {
         file: image,
         format: ImageFormat::Qcow2,
         firmware: Firmware::Uefi,
-        user: "shipshape".into(),
+        user: None,
         memory_mb: 2048,
         cpus: 2,
         root_bus: RootBus::Scsi,

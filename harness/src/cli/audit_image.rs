@@ -26,9 +26,12 @@ pub(super) struct ImageArgs {
     /// What boots the image.
     #[arg(long, value_enum, default_value = "uefi", requires = "image")]
     pub(super) firmware: image_file::Firmware,
-    /// The login user the seed creates, with passwordless sudo.
-    #[arg(long, default_value = "shipshape", requires = "image")]
-    pub(super) image_user: String,
+    /// The login user. Without it, the image's own cloud-init default user
+    /// (debian on Debian's images), whose passwordless sudo the image
+    /// grants; with a name, the seed creates that user with passwordless
+    /// sudo.
+    #[arg(long, requires = "image")]
+    pub(super) image_user: Option<String>,
     /// Guest memory in MiB.
     #[arg(long = "image-memory", default_value_t = 2048, requires = "image")]
     pub(super) memory: u32,
@@ -84,8 +87,9 @@ pub(super) async fn run(
     let name = format!("image-{}", std::process::id());
     let vm = image_file::ImageFileVm::boot(home, &name, &boot).await?;
     progress.finish(&format!(
-        "up in {:.1}s (cloud-init done)",
-        vm.up_took.as_secs_f64()
+        "up in {:.1}s (cloud-init done), logged in as {} with sudo",
+        vm.up_took.as_secs_f64(),
+        vm.login_user()
     ));
     let result = auditing::run(&Conn::Ssh(vm.session().expect("booted")), policy).await;
     vm.destroy().await;

@@ -60,6 +60,18 @@ pub fn login_without_cloud_init(console: &str) -> bool {
     prompt && !console.to_ascii_lowercase().contains("cloud-init")
 }
 
+/// The user cloud-init installed the seed's key for, as its fingerprint
+/// table names it: "ci-info: ++++Authorized keys from
+/// /home/debian/.ssh/authorized_keys for user debian++++".
+pub fn default_user(console: &str) -> Option<String> {
+    console.lines().find_map(|l| {
+        let (_, rest) = l.split_once("Authorized keys from ")?;
+        let (_, user) = rest.split_once(" for user ")?;
+        let user = user.trim().trim_end_matches('+');
+        (!user.is_empty() && !user.contains(char::is_whitespace)).then(|| user.to_string())
+    })
+}
+
 /// True if the console's last words are the guest kernel's restart: the
 /// machine was reset, and the firmware has said nothing since.
 pub fn stalled_after_restart(tail: &str) -> bool {
@@ -93,6 +105,16 @@ mod tests {
         assert_eq!(diagnose(none, ""), Some(Stuck::NoDatasource));
         let nocloud = "[   45.6] cloud-init[512]: Cloud-init v. 22.4.2 finished at Tue, 01 Dec 2026 19:16:40 +0000. Datasource DataSourceNoCloud [seed=/dev/vda][dsmode=net].  Up 45.61 seconds\n";
         assert_eq!(diagnose(nocloud, ""), None);
+    }
+
+    #[test]
+    fn the_default_user_is_read_from_the_fingerprint_table() {
+        let t = "[   40.1] cloud-init[600]: ci-info: ++++++++Authorized keys from /home/debian/.ssh/authorized_keys for user debian++++++++\n";
+        assert_eq!(default_user(t).as_deref(), Some("debian"));
+        assert_eq!(
+            default_user("ci-info: no authorized SSH keys fingerprints found for user x.\n"),
+            None
+        );
     }
 
     #[test]

@@ -73,8 +73,10 @@ pub struct ImageBoot {
     pub file: PathBuf,
     pub format: ImageFormat,
     pub firmware: Firmware,
-    /// The login user cloud-init creates, with passwordless sudo.
-    pub user: String,
+    /// The login user: `None` is the image's own cloud-init default user
+    /// (`debian` on Debian's images, with passwordless sudo there); a name
+    /// is a user the seed creates, with passwordless sudo.
+    pub user: Option<String>,
     pub memory_mb: u32,
     pub cpus: u32,
     pub root_bus: RootBus,
@@ -111,16 +113,42 @@ fn tool(cmd: &mut std::process::Command, what: &str) -> Result<(), DriverError> 
     Ok(())
 }
 
-/// The seed's user-data: the login user with the client key and sudo, and
-/// the host key handed in (no other host keys made).
-pub fn user_data(user: &str, client_pub: &str, host_priv: &str, host_pub: &str) -> String {
+/// The seed's user-data: the login user with the client key (the image's
+/// default user, or `user` made with sudo), and the host key handed in (no
+/// other host keys made).
+pub fn user_data(user: Option<&str>, client_pub: &str, host_priv: &str, host_pub: &str) -> String {
     let indented: String = host_priv.lines().map(|l| format!("    {l}\n")).collect();
+    let users = match user {
+        // The top-level key goes to the default user, whatever its name.
+        None => format!(
+            "users:\n  - default\nssh_authorized_keys:\n  - {}\n",
+            client_pub.trim()
+        ),
+        Some(user) => format!(
+            "users:\n  - name: {user}\n    shell: /bin/sh\n    sudo: \"ALL=(ALL) NOPASSWD:ALL\"\n    lock_passwd: true\n    ssh_authorized_keys:\n      - {}\n",
+            client_pub.trim()
+        ),
+    };
     format!(
-        "#cloud-config\nusers:\n  - name: {user}\n    shell: /bin/sh\n    sudo: \"ALL=(ALL) NOPASSWD:ALL\"\n    lock_passwd: true\n    ssh_authorized_keys:\n      - {}\nssh_deletekeys: true\nssh_genkeytypes: [ed25519]\nssh_keys:\n  ed25519_private: |\n{indented}  ed25519_public: {}\n",
-        client_pub.trim(),
+        "#cloud-config\n{users}ssh_deletekeys: true\nssh_genkeytypes: [ed25519]\nssh_keys:\n  ed25519_private: |\n{indented}  ed25519_public: {}\n",
         host_pub.trim()
     )
 }
+
+/// Default users of the cloud images people build on, tried in turn when
+/// the console does not name the image's (it does when cloud-init prints
+/// its key fingerprints there).
+const DEFAULT_USERS: &[&str] = &[
+    "debian",
+    "ubuntu",
+    "cloud-user",
+    "ec2-user",
+    "admin",
+    "fedora",
+    "centos",
+    "rocky",
+    "almalinux",
+];
 
 /// The console and SeaBIOS's debug port, as plain text.
 fn boot_logs(dir: &Path) -> (String, String) {
@@ -155,7 +183,7 @@ impl ImageFileVm {
             target: SshTarget {
                 host: "127.0.0.1".into(),
                 port: 0,
-                user: b.user.clone(),
+                user: b.user.clone().unwrap_or_default(),
                 key_path: dir.join("id_ed25519"),
                 host_key: None,
             },
@@ -192,7 +220,7 @@ impl ImageFileVm {
         std::fs::write(
             dir.join("user-data"),
             user_data(
-                &b.user,
+                b.user.as_deref(),
                 &read("id_ed25519.pub")?,
                 &read("host_ed25519")?,
                 &host_pub,
@@ -361,6 +389,7 @@ impl ImageFileVm {
         let deadline = started + b.timeout;
         // SSH answers only once cloud-init has put the keys in place.
         let mut login_seen: Option<Instant> = None;
+        let mut tries = 0usize;
         let session = loop {
             if let Some(status) = vm.exited() {
                 return Err(DriverError::QemuExited {
@@ -395,14 +424,26 @@ impl ImageFileVm {
                 });
             }
             if Instant::now() >= deadline {
+                let who = match &b.user {
+                    Some(u) => format!("as {u}"),
+                    None => format!(
+                        "as the image's default user (the console did not name it; tried {}: --image-user NAME if it is another)",
+                        DEFAULT_USERS.join(", ")
+                    ),
+                };
                 return Err(DriverError::Timeout {
                     what: format!(
-                        "boot of {} (no SSH with the seeded key: does the image run cloud-init with the NoCloud datasource?)",
+                        "boot of {} (no SSH with the seeded key {who}: does the image run cloud-init with the NoCloud datasource?)",
                         b.file.display()
                     ),
                     after: b.timeout,
                     console: vm.console_tail(),
                 });
+            }
+            if b.user.is_none() {
+                tries += 1;
+                vm.target.user = console::default_user(&text)
+                    .unwrap_or_else(|| DEFAULT_USERS[(tries - 1) % DEFAULT_USERS.len()].to_string());
             }
             match SshSession::connect(&vm.target, Duration::from_secs(10)).await {
                 Ok(s) => break s,
@@ -419,6 +460,22 @@ impl ImageFileVm {
             }
         };
         let mut session = session;
+        // Every command runs under `sudo -n`: a user without passwordless
+        // sudo can log in but judge nothing.
+        let probe = session
+            .exec_timeout("sudo -n true", Duration::from_secs(60))
+            .await?;
+        if !probe.success() {
+            return Err(DriverError::Tool {
+                tool: "sudo".into(),
+                detail: format!(
+                    "the login user `{}` has no passwordless sudo on this image ({}); \
+                     --image-user NAME has the seed create a user who has",
+                    vm.target.user,
+                    probe.stderr.trim()
+                ),
+            });
+        }
         session.sudo = true;
         let left = deadline
             .saturating_duration_since(Instant::now())
@@ -543,6 +600,11 @@ impl ImageFileVm {
         } else {
             console
         }
+    }
+
+    /// Who the session logged in as.
+    pub fn login_user(&self) -> &str {
+        &self.target.user
     }
 
     /// The session, as the login user under sudo.
@@ -768,7 +830,7 @@ mod tests {
     #[test]
     fn the_seed_hands_in_the_keys_and_makes_no_others() {
         let u = super::user_data(
-            "ops",
+            Some("ops"),
             "ssh-ed25519 AAAC client\n",
             "-----BEGIN X-----\nabc\n-----END X-----\n",
             "ssh-ed25519 AAAH host\n",
@@ -781,5 +843,20 @@ mod tests {
         ));
         assert!(u.contains("  ed25519_public: ssh-ed25519 AAAH host\n"));
         assert!(u.contains("ssh_deletekeys: true"));
+    }
+
+    #[test]
+    fn without_a_user_the_key_goes_to_the_images_default_user() {
+        let u = super::user_data(
+            None,
+            "ssh-ed25519 AAAC client\n",
+            "k\n",
+            "ssh-ed25519 AAAH host\n",
+        );
+        assert!(
+            u.contains("users:\n  - default\nssh_authorized_keys:\n  - ssh-ed25519 AAAC client\n")
+        );
+        assert!(!u.contains("NOPASSWD"));
+        assert!(u.contains("  ed25519_public: ssh-ed25519 AAAH host\n"));
     }
 }
