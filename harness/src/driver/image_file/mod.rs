@@ -11,12 +11,17 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 pub mod console;
+mod driver;
+mod seed;
+
+pub use driver::ImageFileDriver;
 
 use crate::cleanup::{self, Guard, Owner};
 use crate::driver::error::{io, tail};
 use crate::driver::DriverError;
 use crate::paths::{self, Home};
 use crate::transport::ssh::{self, SshSession, SshTarget};
+use seed::DEFAULT_USERS;
 
 /// How the image file is laid out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -100,56 +105,6 @@ pub struct ImageFileVm {
     _guards: Vec<Guard>,
 }
 
-fn tool(cmd: &mut std::process::Command, what: &str) -> Result<(), DriverError> {
-    let out = cmd
-        .output()
-        .map_err(io(format!("running {what} (is it installed?)")))?;
-    if !out.status.success() {
-        return Err(DriverError::Tool {
-            tool: what.into(),
-            detail: String::from_utf8_lossy(&out.stderr).trim().to_string(),
-        });
-    }
-    Ok(())
-}
-
-/// The seed's user-data: the login user with the client key (the image's
-/// default user, or `user` made with sudo), and the host key handed in (no
-/// other host keys made).
-pub fn user_data(user: Option<&str>, client_pub: &str, host_priv: &str, host_pub: &str) -> String {
-    let indented: String = host_priv.lines().map(|l| format!("    {l}\n")).collect();
-    let users = match user {
-        // The top-level key goes to the default user, whatever its name.
-        None => format!(
-            "users:\n  - default\nssh_authorized_keys:\n  - {}\n",
-            client_pub.trim()
-        ),
-        Some(user) => format!(
-            "users:\n  - name: {user}\n    shell: /bin/sh\n    sudo: \"ALL=(ALL) NOPASSWD:ALL\"\n    lock_passwd: true\n    ssh_authorized_keys:\n      - {}\n",
-            client_pub.trim()
-        ),
-    };
-    format!(
-        "#cloud-config\n{users}ssh_deletekeys: true\nssh_genkeytypes: [ed25519]\nssh_keys:\n  ed25519_private: |\n{indented}  ed25519_public: {}\n",
-        host_pub.trim()
-    )
-}
-
-/// Default users of the cloud images people build on, tried in turn when
-/// the console does not name the image's (it does when cloud-init prints
-/// its key fingerprints there).
-const DEFAULT_USERS: &[&str] = &[
-    "debian",
-    "ubuntu",
-    "cloud-user",
-    "ec2-user",
-    "admin",
-    "fedora",
-    "centos",
-    "rocky",
-    "almalinux",
-];
-
 /// The console and SeaBIOS's debug port, as plain text.
 fn boot_logs(dir: &Path) -> (String, String) {
     let read = |f: &str| {
@@ -195,65 +150,8 @@ impl ImageFileVm {
             up_took: Duration::ZERO,
             _guards: vec![dir_guard],
         };
-        // Fresh keys: the client's, and the host key the guest is handed.
-        for (key, comment) in [
-            ("id_ed25519", "shipshape-client"),
-            ("host_ed25519", "shipshape-host"),
-        ] {
-            tool(
-                std::process::Command::new("ssh-keygen")
-                    .args(["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f"])
-                    .arg(dir.join(key)),
-                "ssh-keygen",
-            )?;
-        }
-        let read =
-            |f: &str| std::fs::read_to_string(dir.join(f)).map_err(io(format!("reading {f}")));
-        let host_pub = read("host_ed25519.pub")?;
-        vm.target.host_key =
-            Some(
-                ssh::parse_public_key(&host_pub).map_err(|e| DriverError::Tool {
-                    tool: "ssh-keygen".into(),
-                    detail: e.to_string(),
-                })?,
-            );
-        std::fs::write(
-            dir.join("user-data"),
-            user_data(
-                b.user.as_deref(),
-                &read("id_ed25519.pub")?,
-                &read("host_ed25519")?,
-                &host_pub,
-            ),
-        )
-        .map_err(io("writing user-data"))?;
-        std::fs::write(
-            dir.join("meta-data"),
-            format!(
-                "instance-id: {name}\nlocal-hostname: {}\n",
-                "shipshape-image"
-            ),
-        )
-        .map_err(io("writing meta-data"))?;
-        // The host key's private half is in the seed now; not kept here.
-        let _ = std::fs::remove_file(dir.join("host_ed25519"));
-        let seed = dir.join("seed.img");
-        tool(
-            std::process::Command::new("mkfs.vfat")
-                .args(["-n", "CIDATA", "-C"])
-                .arg(&seed)
-                .arg("2048"),
-            "mkfs.vfat (dosfstools)",
-        )?;
-        tool(
-            std::process::Command::new("mcopy")
-                .arg("-i")
-                .arg(&seed)
-                .arg(dir.join("user-data"))
-                .arg(dir.join("meta-data"))
-                .arg("::/"),
-            "mcopy (mtools)",
-        )?;
+        let (seed, host_key) = seed::make(&dir, name, b.user.as_deref())?;
+        vm.target.host_key = Some(host_key);
         let overlay = dir.join("root.qcow2");
         let fmt = match b.format {
             ImageFormat::Qcow2 => "qcow2",
@@ -442,8 +340,9 @@ impl ImageFileVm {
             }
             if b.user.is_none() {
                 tries += 1;
-                vm.target.user = console::default_user(&text)
-                    .unwrap_or_else(|| DEFAULT_USERS[(tries - 1) % DEFAULT_USERS.len()].to_string());
+                vm.target.user = console::default_user(&text).unwrap_or_else(|| {
+                    DEFAULT_USERS[(tries - 1) % DEFAULT_USERS.len()].to_string()
+                });
             }
             match SshSession::connect(&vm.target, Duration::from_secs(10)).await {
                 Ok(s) => break s,
@@ -760,103 +659,5 @@ impl crate::driver::Machine for ImageFileVm {
     }
     async fn destroy(self) {
         ImageFileVm::destroy(self).await
-    }
-}
-
-const LOCAL_IMAGE: &str = include_str!("../../../../scenarios/lib/local-image.sh");
-
-/// Machines of one image file: a boot per worker, then `loadvm` resets.
-pub struct ImageFileDriver {
-    home: Home,
-    boot: ImageBoot,
-}
-
-impl ImageFileDriver {
-    pub fn new(home: &Home, boot: ImageBoot) -> Self {
-        Self {
-            home: home.clone(),
-            boot,
-        }
-    }
-}
-
-impl crate::driver::Driver for ImageFileDriver {
-    type M = ImageFileVm;
-    fn id(&self) -> crate::driver::RunId {
-        crate::driver::RunId::Image(
-            self.boot
-                .file
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-        )
-    }
-    async fn prepare(&mut self) -> Result<(), DriverError> {
-        std::fs::metadata(&self.boot.file).map_err(io(format!(
-            "reading the image {}",
-            self.boot.file.display()
-        )))?;
-        Ok(())
-    }
-    async fn create(&self, seq: usize) -> Result<ImageFileVm, DriverError> {
-        let name = format!("image-{}-{seq}", std::process::id());
-        let vm = ImageFileVm::boot(&self.home, &name, &self.boot).await?;
-        // No registry is reachable from a test machine: the scenarios'
-        // local image is made from the image's busybox, as on any host
-        // shipshape did not build.
-        let s = vm.session().expect("booted");
-        let out = s
-            .exec_with(LOCAL_IMAGE, None, Duration::from_secs(300))
-            .await
-            .map_err(|e| DriverError::SshDuring {
-                what: "making the local image".into(),
-                source: Box::new(e),
-                console: vm.console_tail(),
-            })?;
-        if out.status != 0 {
-            return Err(DriverError::Tool {
-                tool: "the local image".into(),
-                detail: out.stderr.trim().to_string(),
-            });
-        }
-        let mut vm = vm;
-        vm.take_snapshot().await;
-        Ok(vm)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn the_seed_hands_in_the_keys_and_makes_no_others() {
-        let u = super::user_data(
-            Some("ops"),
-            "ssh-ed25519 AAAC client\n",
-            "-----BEGIN X-----\nabc\n-----END X-----\n",
-            "ssh-ed25519 AAAH host\n",
-        );
-        assert!(u.starts_with("#cloud-config\n"));
-        assert!(u.contains("  - name: ops\n"));
-        assert!(u.contains("      - ssh-ed25519 AAAC client\n"));
-        assert!(u.contains(
-            "  ed25519_private: |\n    -----BEGIN X-----\n    abc\n    -----END X-----\n"
-        ));
-        assert!(u.contains("  ed25519_public: ssh-ed25519 AAAH host\n"));
-        assert!(u.contains("ssh_deletekeys: true"));
-    }
-
-    #[test]
-    fn without_a_user_the_key_goes_to_the_images_default_user() {
-        let u = super::user_data(
-            None,
-            "ssh-ed25519 AAAC client\n",
-            "k\n",
-            "ssh-ed25519 AAAH host\n",
-        );
-        assert!(
-            u.contains("users:\n  - default\nssh_authorized_keys:\n  - ssh-ed25519 AAAC client\n")
-        );
-        assert!(!u.contains("NOPASSWD"));
-        assert!(u.contains("  ed25519_public: ssh-ed25519 AAAH host\n"));
     }
 }
