@@ -18,6 +18,8 @@ use shipshape_harness::paths::Home;
 
 #[path = "support/ci_daemon.rs"]
 mod ci_daemon;
+#[path = "support/instances.rs"]
+mod instances;
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -47,17 +49,6 @@ fn state() -> (BTreeSet<String>, BTreeSet<String>) {
         ]),
         docker(&["volume", "ls", "-q"]),
     )
-}
-
-fn import_folders(home: &Home) -> Vec<String> {
-    std::fs::read_dir(home.instances())
-        .map(|rd| {
-            rd.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n.starts_with("container-import-"))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 fn shipshape(args: &[&str]) -> Command {
@@ -200,11 +191,14 @@ fn every_scenario(home: &Home) -> Result<(), Failed> {
         return Err("the HTML report does not show the skipped scenarios".into());
     }
     let (containers, volumes) = state();
-    if !containers.is_empty() || volumes != volumes_before || !import_folders(home).is_empty() {
+    if !containers.is_empty()
+        || volumes != volumes_before
+        || !instances::named(home, "container-import-").is_empty()
+    {
         return Err(format!(
             "left behind: containers {containers:?}, new volumes {:?}, import folders {:?}",
             volumes.difference(&volumes_before).collect::<Vec<_>>(),
-            import_folders(home)
+            instances::named(home, "container-import-")
         )
         .into());
     }

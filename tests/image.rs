@@ -13,6 +13,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use libtest_mimic::{Arguments, Failed, Trial};
+
+#[path = "support/instances.rs"]
+mod instances;
 use shipshape_harness::gate::sha256_file;
 use shipshape_harness::paths::Home;
 
@@ -25,6 +28,22 @@ fn shipshape(args: &[&str]) -> Result<std::process::Output, Failed> {
         .args(args)
         .current_dir(repo())
         .output()?)
+}
+
+/// Runs shipshape and fails unless it exits `code`; `what` says why that
+/// code is the right one.
+fn expect_exit(args: &[&str], code: i32, what: &str) -> Result<std::process::Output, Failed> {
+    let out = shipshape(args)?;
+    if out.status.code() != Some(code) {
+        return Err(format!(
+            "{} exited {:?}, expected {code} ({what}):\n{}",
+            args.join(" "),
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .into());
+    }
+    Ok(out)
 }
 
 /// The user image: built once, kept in the cache like shipshape's own.
@@ -53,18 +72,6 @@ fn built(home: &Home, name: &str, env: &[(&str, &str)]) -> Result<PathBuf, Faile
     Ok(out)
 }
 
-/// The instance folders of image VMs.
-fn image_instances(home: &Home) -> Vec<String> {
-    std::fs::read_dir(home.instances())
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n.starts_with("image-"))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// Runs `audit --image` on an image that cannot be judged and checks the
 /// failure: exit 2, the reason and the console's words on stderr, within
 /// `limit`, the file unchanged and nothing left behind.
@@ -77,19 +84,15 @@ fn refused(
     limit: std::time::Duration,
 ) -> Result<(), Failed> {
     let before = sha256_file(image)?;
-    let had = image_instances(home);
+    let had = instances::named(home, "image-");
     let started = std::time::Instant::now();
     let mut args = vec!["audit", "--image", image.to_str().ok_or("path")?];
     args.extend_from_slice(extra);
-    let out = shipshape(&args)?;
+    let out = expect_exit(&args, 2, "the image cannot be judged")?;
     let took = started.elapsed();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    if out.status.code() != Some(2) || !stderr.contains(reason) || !stderr.contains(console) {
-        return Err(format!(
-            "expected exit 2 with {reason:?} and {console:?}, got {:?}:\n{stderr}",
-            out.status.code()
-        )
-        .into());
+    if !stderr.contains(reason) || !stderr.contains(console) {
+        return Err(format!("expected {reason:?} and {console:?} in:\n{stderr}").into());
     }
     if stderr.contains('\u{1b}') {
         return Err(format!("terminal control sequences in the error:\n{stderr}").into());
@@ -104,12 +107,12 @@ fn refused(
     if !left.is_empty() {
         return Err(format!("QEMU left running: {left:?}").into());
     }
-    let instances: Vec<String> = image_instances(home)
+    let new_folders: Vec<String> = instances::named(home, "image-")
         .into_iter()
         .filter(|n| !had.contains(n))
         .collect();
-    if !instances.is_empty() {
-        return Err(format!("instance folders left: {instances:?}").into());
+    if !new_folders.is_empty() {
+        return Err(format!("instance folders left: {new_folders:?}").into());
     }
     Ok(())
 }
@@ -151,23 +154,19 @@ fn audit_gate_and_scenarios(home: &Home) -> Result<(), Failed> {
 
     // The audit, as JSON: its verdicts against a debian-12 VM's.
     let json = dir.path().join("image.json");
-    let out = shipshape(&[
-        "audit",
-        "--image",
-        img,
-        "--format",
-        "json",
-        "--output",
-        json.to_str().unwrap(),
-    ])?;
-    if out.status.code() != Some(1) {
-        return Err(format!(
-            "audit --image exited {:?} (expected 1: the image is not hardened):\n{}",
-            out.status.code(),
-            String::from_utf8_lossy(&out.stderr)
-        )
-        .into());
-    }
+    expect_exit(
+        &[
+            "audit",
+            "--image",
+            img,
+            "--format",
+            "json",
+            "--output",
+            json.to_str().unwrap(),
+        ],
+        1,
+        "the image is not hardened",
+    )?;
     let text = std::fs::read(&json)?;
     let doc: serde_json::Value = serde_json::from_slice(&text)?;
     let judged = &doc["judged"]["judged"];
@@ -176,18 +175,19 @@ fn audit_gate_and_scenarios(home: &Home) -> Result<(), Failed> {
     }
     let got = verdicts(&text)?;
     let d12 = dir.path().join("debian-12.json");
-    let out = shipshape(&[
-        "audit",
-        "--target",
-        "debian-12",
-        "--format",
-        "json",
-        "--output",
-        d12.to_str().unwrap(),
-    ])?;
-    if out.status.code() != Some(1) {
-        return Err(format!("audit of debian-12 exited {:?}", out.status.code()).into());
-    }
+    expect_exit(
+        &[
+            "audit",
+            "--target",
+            "debian-12",
+            "--format",
+            "json",
+            "--output",
+            d12.to_str().unwrap(),
+        ],
+        1,
+        "debian-12 is not hardened",
+    )?;
     let want = verdicts(&std::fs::read(&d12)?)?;
     let differ: Vec<String> = got
         .iter()
@@ -213,24 +213,21 @@ fn audit_gate_and_scenarios(home: &Home) -> Result<(), Failed> {
     }
     std::fs::write(&waivers, w)?;
     let xml = dir.path().join("gate.xml");
-    let out = shipshape(&[
-        "audit",
-        "--image",
-        img,
-        "--waivers",
-        waivers.to_str().unwrap(),
-        "--format",
-        "junit",
-        "--output",
-        xml.to_str().unwrap(),
-    ])?;
-    if out.status.code() != Some(0) {
-        return Err(format!(
-            "with every failure waived the gate exited {:?}",
-            out.status.code()
-        )
-        .into());
-    }
+    expect_exit(
+        &[
+            "audit",
+            "--image",
+            img,
+            "--waivers",
+            waivers.to_str().unwrap(),
+            "--format",
+            "junit",
+            "--output",
+            xml.to_str().unwrap(),
+        ],
+        0,
+        "every failure is waived",
+    )?;
     let report = quick_junit::Report::deserialize_from_str(&std::fs::read_to_string(&xml)?)?;
     let suite = report.test_suites.first().ok_or("no testsuite")?;
     let prop = |k: &str| {
@@ -260,31 +257,27 @@ fn audit_gate_and_scenarios(home: &Home) -> Result<(), Failed> {
 
     // The scenarios: the disk and reboot one, and a container one.
     let junit = dir.path().join("test.xml");
-    let out = shipshape(&[
-        "test",
-        "--image",
-        img,
-        "--scenario",
-        "docker-root-mount",
-        "--scenario",
-        "live-restore",
-        // A user of the seed's own, against the default user the audits
-        // above logged in as.
-        "--image-user",
-        "ops",
-        "--jobs",
-        "2",
-        "--junit",
-        junit.to_str().unwrap(),
-    ])?;
-    if !out.status.success() {
-        return Err(format!(
-            "test --image exited {:?}:\n{}",
-            out.status.code(),
-            String::from_utf8_lossy(&out.stderr)
-        )
-        .into());
-    }
+    expect_exit(
+        &[
+            "test",
+            "--image",
+            img,
+            "--scenario",
+            "docker-root-mount",
+            "--scenario",
+            "live-restore",
+            // A user of the seed's own, against the default user the audits
+            // above logged in as.
+            "--image-user",
+            "ops",
+            "--jobs",
+            "2",
+            "--junit",
+            junit.to_str().unwrap(),
+        ],
+        0,
+        "both scenarios pass",
+    )?;
     let after = sha256_file(&image)?;
     if after != before {
         return Err(format!("the image changed: {before} before, {after} after").into());

@@ -186,23 +186,8 @@ async fn run_step(
 }
 
 fn keygen(path: &Path, comment: &str) -> Result<String, BuildError> {
-    let out = std::process::Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f"])
-        .arg(path)
-        .output()
-        .map_err(io("running ssh-keygen"))?;
-    if !out.status.success() {
-        return Err(BuildError::Step {
-            step: "ssh-keygen".into(),
-            status: out.status.to_string(),
-            output: String::from_utf8_lossy(&out.stderr).into_owned(),
-        });
-    }
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-        .map_err(io("restricting the private key"))?;
-    let mut public = path.as_os_str().to_owned();
-    public.push(".pub");
-    std::fs::read_to_string(public).map_err(io("reading the public key"))
+    crate::transport::keygen::ed25519(path, comment)
+        .map_err(io("making an SSH key with ssh-keygen"))
 }
 
 fn write_file(root: &Path, path: &str, content: &str, mode: u32) -> Result<(), BuildError> {

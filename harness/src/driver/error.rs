@@ -62,6 +62,25 @@ pub fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> DriverEr
     move |source| DriverError::Io { context, source }
 }
 
+/// Runs a host tool to completion: a tool that cannot start names how to
+/// install it, one that fails gives its stderr.
+pub fn run_tool(
+    cmd: &mut std::process::Command,
+    what: &str,
+    install: &str,
+) -> Result<(), DriverError> {
+    let out = cmd
+        .output()
+        .map_err(io(format!("running {what} ({install})")))?;
+    if !out.status.success() {
+        return Err(DriverError::Tool {
+            tool: what.into(),
+            detail: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
+    }
+    Ok(())
+}
+
 /// The last `lines` lines of a console log, as text: firmware (OVMF's
 /// screen, GRUB's menu) writes terminal control sequences there, which
 /// would garble an error message.

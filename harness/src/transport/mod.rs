@@ -1,6 +1,7 @@
 //! Transports: how the harness runs commands on a target, over SSH or on
 //! this machine, behind one `Conn`.
 
+pub mod keygen;
 pub mod local;
 pub mod ssh;
 

@@ -53,11 +53,7 @@ impl crate::driver::Driver for ImageFileDriver {
         let out = s
             .exec_with(LOCAL_IMAGE, None, Duration::from_secs(300))
             .await
-            .map_err(|e| DriverError::SshDuring {
-                what: "making the local image".into(),
-                source: Box::new(e),
-                console: vm.console_tail(),
-            })?;
+            .map_err(vm.ssh_during("making the local image"))?;
         if out.status != 0 {
             return Err(DriverError::Tool {
                 tool: "the local image".into(),

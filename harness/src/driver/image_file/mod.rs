@@ -152,31 +152,11 @@ impl ImageFileVm {
         };
         let (seed, host_key) = seed::make(&dir, name, b.user.as_deref())?;
         vm.target.host_key = Some(host_key);
-        let overlay = dir.join("root.qcow2");
         let fmt = match b.format {
             ImageFormat::Qcow2 => "qcow2",
             ImageFormat::Raw => "raw",
         };
-        crate::driver::qemu::qemu_img(&[
-            "create",
-            "-q",
-            "-f",
-            "qcow2",
-            "-F",
-            fmt,
-            "-b",
-            &file.display().to_string(),
-            &overlay.display().to_string(),
-        ])?;
-        let data = dir.join("data.qcow2");
-        crate::driver::qemu::qemu_img(&[
-            "create",
-            "-q",
-            "-f",
-            "qcow2",
-            &data.display().to_string(),
-            &b.data_disk_bytes.to_string(),
-        ])?;
+        let (overlay, data) = crate::driver::qemu::make_disks(&dir, &file, fmt, b.data_disk_bytes)?;
         let (port, tls_port) =
             crate::driver::qemu::free_port_pair().map_err(io("finding free loopback ports"))?;
         vm.target.port = port;
@@ -349,13 +329,7 @@ impl ImageFileVm {
                 Err(e) if e.is_transient() || matches!(e, ssh::SshError::AuthRejected { .. }) => {
                     tokio::time::sleep(Duration::from_secs(2)).await
                 }
-                Err(e) => {
-                    return Err(DriverError::SshDuring {
-                        what: "boot of the image".into(),
-                        source: Box::new(e),
-                        console: vm.console_tail(),
-                    })
-                }
+                Err(e) => return Err(vm.ssh_during("boot of the image")(e)),
             }
         };
         let mut session = session;
@@ -386,11 +360,7 @@ impl ImageFileVm {
                 left,
             )
             .await
-            .map_err(|e| DriverError::SshDuring {
-                what: "waiting for cloud-init".into(),
-                source: Box::new(e),
-                console: vm.console_tail(),
-            })?;
+            .map_err(vm.ssh_during("waiting for cloud-init"))?;
         if !out.stdout.contains("done") {
             return Err(DriverError::Tool {
                 tool: "cloud-init".into(),
@@ -489,6 +459,16 @@ impl ImageFileVm {
 
     pub fn console_tail(&self) -> String {
         tail(&self.dir.join("console.log"), 30)
+    }
+
+    /// An SSH failure during `what`, with the console's tail.
+    pub fn ssh_during(&self, what: &str) -> impl FnOnce(ssh::SshError) -> DriverError + '_ {
+        let what = what.to_string();
+        move |source| DriverError::SshDuring {
+            what,
+            source: Box::new(source),
+            console: self.console_tail(),
+        }
     }
 
     /// The serial console's tail, or SeaBIOS's (which never writes there).
@@ -632,11 +612,7 @@ impl crate::driver::Machine for ImageFileVm {
             Instant::now() + Duration::from_secs(60),
         )
         .await
-        .map_err(|source| DriverError::SshDuring {
-            what: "reconnecting after the reset".into(),
-            source: Box::new(source),
-            console: self.console_tail(),
-        })?;
+        .map_err(self.ssh_during("reconnecting after the reset"))?;
         s.sudo = true;
         // The guest's clock stood still in the snapshot.
         let now = crate::driver::qemu::unix_now();

@@ -5,22 +5,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::driver::error::io;
+use crate::driver::error::{io, run_tool};
 use crate::driver::DriverError;
 use crate::transport::ssh;
-
-fn tool(cmd: &mut std::process::Command, what: &str) -> Result<(), DriverError> {
-    let out = cmd
-        .output()
-        .map_err(io(format!("running {what} (is it installed?)")))?;
-    if !out.status.success() {
-        return Err(DriverError::Tool {
-            tool: what.into(),
-            detail: String::from_utf8_lossy(&out.stderr).trim().to_string(),
-        });
-    }
-    Ok(())
-}
 
 /// The seed's user-data: the login user with the client key (the image's
 /// default user, or `user` made with sudo), and the host key handed in (no
@@ -67,31 +54,21 @@ pub fn make(
     user: Option<&str>,
 ) -> Result<(PathBuf, russh::keys::PublicKey), DriverError> {
     // Fresh keys: the client's, and the host key the guest is handed.
-    for (key, comment) in [
-        ("id_ed25519", "shipshape-client"),
-        ("host_ed25519", "shipshape-host"),
-    ] {
-        tool(
-            std::process::Command::new("ssh-keygen")
-                .args(["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f"])
-                .arg(dir.join(key)),
-            "ssh-keygen",
-        )?;
-    }
-    let read = |f: &str| std::fs::read_to_string(dir.join(f)).map_err(io(format!("reading {f}")));
-    let host_pub = read("host_ed25519.pub")?;
+    let keygen = |key: &str, comment: &str| {
+        crate::transport::keygen::ed25519(&dir.join(key), comment)
+            .map_err(io("making an SSH key with ssh-keygen"))
+    };
+    let client_pub = keygen("id_ed25519", "shipshape-client")?;
+    let host_pub = keygen("host_ed25519", "shipshape-host")?;
     let host_key = ssh::parse_public_key(&host_pub).map_err(|e| DriverError::Tool {
         tool: "ssh-keygen".into(),
         detail: e.to_string(),
     })?;
+    let host_priv =
+        std::fs::read_to_string(dir.join("host_ed25519")).map_err(io("reading the host key"))?;
     std::fs::write(
         dir.join("user-data"),
-        user_data(
-            user,
-            &read("id_ed25519.pub")?,
-            &read("host_ed25519")?,
-            &host_pub,
-        ),
+        user_data(user, &client_pub, &host_priv, &host_pub),
     )
     .map_err(io("writing user-data"))?;
     std::fs::write(
@@ -105,21 +82,23 @@ pub fn make(
     // The host key's private half is in the seed now; not kept here.
     let _ = std::fs::remove_file(dir.join("host_ed25519"));
     let seed = dir.join("seed.img");
-    tool(
+    run_tool(
         std::process::Command::new("mkfs.vfat")
             .args(["-n", "CIDATA", "-C"])
             .arg(&seed)
             .arg("2048"),
-        "mkfs.vfat (dosfstools)",
+        "mkfs.vfat",
+        "apt-get install dosfstools",
     )?;
-    tool(
+    run_tool(
         std::process::Command::new("mcopy")
             .arg("-i")
             .arg(&seed)
             .arg(dir.join("user-data"))
             .arg(dir.join("meta-data"))
             .arg("::/"),
-        "mcopy (mtools)",
+        "mcopy",
+        "apt-get install mtools",
     )?;
     Ok((seed, host_key))
 }

@@ -129,17 +129,43 @@ pub(crate) fn free_port_pair() -> std::io::Result<(u16, u16)> {
 }
 
 pub(crate) fn qemu_img(args: &[&str]) -> Result<(), DriverError> {
-    let out = std::process::Command::new("qemu-img")
-        .args(args)
-        .output()
-        .map_err(io("running qemu-img (apt-get install qemu-utils)"))?;
-    if !out.status.success() {
-        return Err(DriverError::Tool {
-            tool: format!("qemu-img {}", args.join(" ")),
-            detail: String::from_utf8_lossy(&out.stderr).trim().to_string(),
-        });
-    }
-    Ok(())
+    crate::driver::error::run_tool(
+        std::process::Command::new("qemu-img").args(args),
+        &format!("qemu-img {}", args.join(" ")),
+        "apt-get install qemu-utils",
+    )
+}
+
+/// A machine's two disks in `dir`: `root.qcow2`, a copy-on-write overlay of
+/// `backing` (in `backing_format`), and `data.qcow2`, empty, of `data_bytes`.
+pub(crate) fn make_disks(
+    dir: &Path,
+    backing: &Path,
+    backing_format: &str,
+    data_bytes: u64,
+) -> Result<(PathBuf, PathBuf), DriverError> {
+    let overlay = dir.join("root.qcow2");
+    qemu_img(&[
+        "create",
+        "-q",
+        "-f",
+        "qcow2",
+        "-F",
+        backing_format,
+        "-b",
+        &backing.display().to_string(),
+        &overlay.display().to_string(),
+    ])?;
+    let data = dir.join("data.qcow2");
+    qemu_img(&[
+        "create",
+        "-q",
+        "-f",
+        "qcow2",
+        &data.display().to_string(),
+        &data_bytes.to_string(),
+    ])?;
+    Ok((overlay, data))
 }
 
 impl QemuVm {
@@ -192,31 +218,11 @@ impl QemuVm {
         // Until QEMU runs, a failure must not leave the folder behind.
         let mut scaffold = Scaffold(Some(dir.clone()));
 
-        let overlay = dir.join("root.qcow2");
         let backing = match how {
-            Start::Resume(t) => t.disk.display().to_string(),
-            _ => image.qcow2.display().to_string(),
+            Start::Resume(t) => t.disk.clone(),
+            _ => image.qcow2.clone(),
         };
-        qemu_img(&[
-            "create",
-            "-q",
-            "-f",
-            "qcow2",
-            "-F",
-            "qcow2",
-            "-b",
-            &backing,
-            &overlay.display().to_string(),
-        ])?;
-        let data = dir.join("data.qcow2");
-        qemu_img(&[
-            "create",
-            "-q",
-            "-f",
-            "qcow2",
-            &data.display().to_string(),
-            &opts.data_disk_bytes.to_string(),
-        ])?;
+        let (overlay, data) = make_disks(&dir, &backing, "qcow2", opts.data_disk_bytes)?;
 
         // Another process may take the free port before QEMU binds it; QEMU
         // then exits at once, and we try another port.

@@ -389,29 +389,8 @@ impl VagrantVm {
             _dir_guard,
         };
         let host_key = dir.join("host_ed25519_key");
-        let out = tokio::process::Command::new("ssh-keygen")
-            .args([
-                "-q",
-                "-t",
-                "ed25519",
-                "-N",
-                "",
-                "-C",
-                "shipshape-vagrant",
-                "-f",
-            ])
-            .arg(&host_key)
-            .output()
-            .await
-            .map_err(io("running ssh-keygen"))?;
-        if !out.status.success() {
-            return Err(DriverError::Tool {
-                tool: "ssh-keygen".into(),
-                detail: String::from_utf8_lossy(&out.stderr).into(),
-            });
-        }
-        let pinned = std::fs::read_to_string(host_key.with_extension("pub"))
-            .map_err(io("reading the instance's host key"))?;
+        let pinned = crate::transport::keygen::ed25519(&host_key, "shipshape-vagrant")
+            .map_err(io("making the instance's host key with ssh-keygen"))?;
         let pinned = ssh::parse_public_key(&pinned).map_err(|e| DriverError::Tool {
             tool: "ssh-keygen".into(),
             detail: e.to_string(),
