@@ -10,7 +10,7 @@
 use std::time::{Duration, Instant};
 
 use crate::driver::DriverError;
-use crate::transport::ssh::{SshSession, SshTarget};
+use crate::transport::ssh::{SshError, SshSession, SshTarget};
 
 /// What a driver adds to the shared reboot: how the machine can be seen
 /// dying on its side, and the console to show when it never comes back.
@@ -119,14 +119,49 @@ pub async fn reboot_and_settle(
     if let Some(disk) = data_disk {
         settle = format!("{settle}; {}", settle_command(disk));
     }
-    let out = session
-        .exec_timeout(&settle, left)
-        .await
-        .map_err(|source| DriverError::SshDuring {
-            what: "reboot (waiting for the boot to settle)".into(),
-            source: Box::new(source),
-            console: watch.console(),
-        })?;
+    let settle_error = |source: SshError, watch: &dyn Watch| DriverError::SshDuring {
+        what: "reboot (waiting for the boot to settle)".into(),
+        source: Box::new(source),
+        console: watch.console(),
+    };
+    // The settle commands only wait, so a connection lost while they run
+    // (a stalled TCG guest, see transport/ssh.rs) is retried once on a new
+    // one, as long as the machine is still on the new boot.
+    let (session, out) = match session.exec_timeout(&settle, left).await {
+        Ok(out) => (session, out),
+        Err(first @ (SshError::NoExitStatus { .. } | SshError::Protocol { .. })) => {
+            session.close().await;
+            if let Some(e) = watch.gone("reboot (waiting for the boot to settle)") {
+                return Err(e);
+            }
+            let left = deadline
+                .saturating_duration_since(Instant::now())
+                .max(Duration::from_secs(30));
+            let again = SshSession::connect(target, left.min(Duration::from_secs(60)))
+                .await
+                .map_err(|_| settle_error(first, watch))?;
+            let id = again
+                .exec_timeout(
+                    "cat /proc/sys/kernel/random/boot_id",
+                    Duration::from_secs(30),
+                )
+                .await
+                .map_err(|e| settle_error(e, watch))?;
+            if id.stdout.trim() == before {
+                return Err(DriverError::Timeout {
+                    what: "reboot: the machine came back on its old boot".into(),
+                    after: limit,
+                    console: watch.console(),
+                });
+            }
+            let out = again
+                .exec_timeout(&settle, left)
+                .await
+                .map_err(|e| settle_error(e, watch))?;
+            (again, out)
+        }
+        Err(e) => return Err(settle_error(e, watch)),
+    };
     let state = out.stdout.lines().next().unwrap_or_default().trim();
     if !matches!(state, "running" | "degraded") {
         return Err(DriverError::Timeout {

@@ -172,8 +172,14 @@ impl SshSession {
     async fn connect_inner(target: &SshTarget, key: PrivateKey) -> Result<Self, SshError> {
         let config = Arc::new(client::Config {
             inactivity_timeout: None,
+            // A guest under TCG can stop answering for well over 30 s: a CI
+            // run lost its connection right after a reboot while the guest's
+            // kernel printed a stall trace at 83 s of its boot (two 2-vCPU
+            // VMs on 2 cores). 5 s x 24 tolerates 2 min; a machine that goes
+            // down closes the TCP connection at once anyway, and every
+            // command has its own timeout.
             keepalive_interval: Some(Duration::from_secs(5)),
-            keepalive_max: 6,
+            keepalive_max: 24,
             ..Default::default()
         });
         let offered = Arc::new(Mutex::new(None));
