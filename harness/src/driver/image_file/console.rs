@@ -79,13 +79,27 @@ pub fn stalled_after_restart(tail: &str) -> bool {
         .rev()
         .find(|l| !l.trim().is_empty())
         .is_some_and(|l| {
-            l.contains("reboot: machine restart") || l.contains("reboot: Restarting system")
+            l.contains("reboot: machine restart")
+                || l.contains("reboot: Restarting system")
+                // A nightly run hung here for 495 s: systemd's last unit
+                // done, the kernel's restart never printed.
+                || l.contains("Reached target reboot.target")
         })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_shutdown_that_stops_at_reboot_target_counts_as_stalled() {
+        let tail = "[  OK  ] Finished systemd-reboot.service - System Reboot.\n\
+                    [  OK  ] Reached target reboot.target - System Reboot.\n\n";
+        assert!(stalled_after_restart(tail));
+        assert!(!stalled_after_restart(
+            "[  OK  ] Reached target final.target\n"
+        ));
+    }
 
     #[test]
     fn the_firmware_shell_and_seabios_mean_nothing_to_boot() {
