@@ -12,6 +12,9 @@ use std::time::{Duration, Instant};
 use crate::driver::DriverError;
 use crate::transport::ssh::{SshError, SshSession, SshTarget};
 
+/// The kernel's id of this boot: a new one means the machine rebooted.
+const BOOT_ID: &str = "cat /proc/sys/kernel/random/boot_id";
+
 /// What a driver adds to the shared reboot: how the machine can be seen
 /// dying on its side, and the console to show when it never comes back.
 pub trait Watch: Send {
@@ -62,10 +65,7 @@ pub async fn reboot_and_settle(
         None => SshSession::connect(target, Duration::from_secs(20)).await?,
     };
     let before = session
-        .exec_timeout(
-            "cat /proc/sys/kernel/random/boot_id",
-            Duration::from_secs(30),
-        )
+        .exec_timeout(BOOT_ID, Duration::from_secs(30))
         .await?
         .stdout
         .trim()
@@ -96,12 +96,7 @@ pub async fn reboot_and_settle(
             .min(Duration::from_secs(5));
         match SshSession::connect(target, attempt).await {
             Ok(s) => {
-                let id = s
-                    .exec_timeout(
-                        "cat /proc/sys/kernel/random/boot_id",
-                        Duration::from_secs(5),
-                    )
-                    .await;
+                let id = s.exec_timeout(BOOT_ID, Duration::from_secs(5)).await;
                 match id {
                     Ok(out) if out.success() && out.stdout.trim() != before => break s,
                     _ => s.close().await,
@@ -141,10 +136,7 @@ pub async fn reboot_and_settle(
                 .await
                 .map_err(|_| settle_error(first, watch))?;
             let id = again
-                .exec_timeout(
-                    "cat /proc/sys/kernel/random/boot_id",
-                    Duration::from_secs(30),
-                )
+                .exec_timeout(BOOT_ID, Duration::from_secs(30))
                 .await
                 .map_err(|e| settle_error(e, watch))?;
             if id.stdout.trim() == before {
