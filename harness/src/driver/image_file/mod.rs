@@ -471,14 +471,24 @@ impl ImageFileVm {
         }
     }
 
-    /// The serial console's tail, or SeaBIOS's (which never writes there).
+    /// The serial console's tail, or, when it holds nothing printable,
+    /// its size and the firmware's debug port (SeaBIOS never writes to the
+    /// serial line). A nightly reboot that never came back left an empty
+    /// console tail and nothing else to go on.
     fn boot_log_tail(&self) -> String {
         let console = self.console_tail();
-        if console.is_empty() {
-            tail(&self.dir.join("firmware.log"), 12)
-        } else {
-            console
+        if !console.is_empty() {
+            return console;
         }
+        let log = self.dir.join("console.log");
+        let size = match std::fs::metadata(&log) {
+            Ok(m) => format!("{} bytes", m.len()),
+            Err(e) => e.to_string(),
+        };
+        format!(
+            "(console.log: {size}, nothing printable)\n{}",
+            tail(&self.dir.join("firmware.log"), 12)
+        )
     }
 
     /// Who the session logged in as.
@@ -567,7 +577,7 @@ impl crate::driver::reboot::Watch for Watch<'_> {
         None
     }
     fn console(&self) -> String {
-        self.vm.console_tail()
+        self.vm.boot_log_tail()
     }
 }
 
