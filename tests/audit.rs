@@ -286,12 +286,17 @@ async fn write_daemon_json(vm: &mut QemuVm, v: &Value) -> Result<(), Failed> {
 /// backup folder: Debian's dpkg-db-backup.timer rotates the rest of
 /// /var/backups at midnight, and a CI run that crossed it failed three
 /// read-only checks on dpkg.diversions.0 and alternatives.tar.
-const TARGET_STATE: &str = "find /etc/docker /etc/systemd/system /etc/default /etc/audit /etc/fstab /etc/group /etc/passwd /etc/sysctl.d /var/backups/shipshape -xdev -type f 2>/dev/null | sort | xargs -r sha256sum; \
+fn target_state() -> String {
+    format!(
+        "find /etc/docker /etc/systemd/system /etc/default /etc/audit /etc/fstab /etc/group /etc/passwd /etc/sysctl.d {backups} -xdev -type f 2>/dev/null | sort | xargs -r sha256sum; \
      stat -c '%n %a %U:%G' /etc/docker /etc/docker/* /var/run/docker.sock 2>&1; \
      systemctl show -p ActiveEnterTimestampMonotonic -p NRestarts -p MainPID docker.service containerd.service; \
-     findmnt -no SOURCE /var/lib/docker; ls /var/lib/docker; true";
+     findmnt -no SOURCE /var/lib/docker; ls /var/lib/docker; true",
+        backups = shipshape_harness::fix::apply::BACKUP_ROOT
+    )
+}
 
-/// The lines that differ between two captures of [`TARGET_STATE`].
+/// The lines that differ between two captures of [`target_state`].
 fn diff_lines(what: &str, before: &str, after: &str) -> Failed {
     let gone: Vec<&str> = before
         .lines()
@@ -764,7 +769,7 @@ fn main() {
                 fx.with_vm(|vm, _| {
                     Box::pin(async move {
                         vm.reset_to("clean").await?;
-                        let before = sh(vm, TARGET_STATE).await?;
+                        let before = sh(vm, &target_state()).await?;
                         let name = vm.record.name.clone();
                         let key = vm.ssh_target().key_path.display().to_string();
                         let hk = vm.record.host_key.clone();
@@ -879,7 +884,7 @@ fn main() {
                         if instances() != before_instances {
                             return Err("bad input started a VM".into());
                         }
-                        let after = sh(vm, TARGET_STATE).await?;
+                        let after = sh(vm, &target_state()).await?;
                         if before != after {
                             return Err(diff_lines("bad input changed the target", &before, &after));
                         }
@@ -898,7 +903,7 @@ fn main() {
                 fx.with_vm(|vm, _| {
                     Box::pin(async move {
                         vm.reset_to("clean").await?;
-                        let before = sh(vm, TARGET_STATE).await?;
+                        let before = sh(vm, &target_state()).await?;
                         let target = format!("ssh://root@127.0.0.1:{}", vm.record.ssh_port);
                         let key = vm.ssh_target().key_path.display().to_string();
                         let hk = vm.record.host_key.clone();
@@ -937,7 +942,7 @@ fn main() {
                             )
                             .into());
                         }
-                        let after = sh(vm, TARGET_STATE).await?;
+                        let after = sh(vm, &target_state()).await?;
                         if before != after {
                             return Err(diff_lines(
                                 "the refused run changed the host",
@@ -985,7 +990,7 @@ fn main() {
                 fx.with_vm(|vm, _| {
                     Box::pin(async move {
                         vm.reset_to("clean").await?;
-                        let before = sh(vm, TARGET_STATE).await?;
+                        let before = sh(vm, &target_state()).await?;
                         let name = vm.record.name.clone();
                         // The format only changes the rendering on the runner:
                         // the probe that reads the target is the same.
@@ -1002,7 +1007,7 @@ fn main() {
                             )
                             .into());
                         }
-                        let after = sh(vm, TARGET_STATE).await?;
+                        let after = sh(vm, &target_state()).await?;
                         if before != after {
                             return Err(diff_lines(
                                 "the audit changed the target",
@@ -1068,7 +1073,7 @@ fn main() {
         trials.push(Trial::test("fix_refuses_a_disk_with_a_filesystem_and_writes_nothing", move || {
             fx.with_vm(|vm, _| Box::pin(async move {
                 vm.reset_to("clean").await?;
-                let hash = "sha256sum /etc/fstab; blkid -p -o export /dev/disk/by-id/scsi-0QEMU_QEMU_HARDDISK_shipshape-data | sort; ls -la /var/backups/shipshape 2>&1; findmnt -no SOURCE /var/lib/docker; ls /var/lib/docker.pre-shipshape 2>&1; true";
+                let hash = &format!("sha256sum /etc/fstab; blkid -p -o export /dev/disk/by-id/scsi-0QEMU_QEMU_HARDDISK_shipshape-data | sort; ls -la {} 2>&1; findmnt -no SOURCE /var/lib/docker; ls /var/lib/docker.pre-shipshape 2>&1; true", shipshape_harness::fix::apply::BACKUP_ROOT);
                 sh(vm, &format!("mkfs.ext4 -q -L someone-elses {}", shipshape_harness::driver::qemu::DATA_DISK)).await?;
                 let before = sh(vm, hash).await?;
                 let run = audit_vm(vm).await?;

@@ -214,10 +214,13 @@ const RELOAD: &str = r#"shipshape_reload() {
 }
 "#;
 
+/// Where every fix backs up what it edits, one folder per run.
+pub const BACKUP_ROOT: &str = "/var/backups/shipshape";
+
 /// The script that applies `edits` and `attrs`, restarts (or reloads) and
 /// rolls back.
 fn script(change: &Change, edits: &[FileEdit], attrs: &[AttrEdit], stamp: &str) -> String {
-    let bk = format!("/var/backups/shipshape/{stamp}");
+    let bk = format!("{BACKUP_ROOT}/{stamp}");
     let mut s = String::from("set -eu\numask 077\n");
     if let Some(pre) = &change.precheck {
         s.push_str("(\n");
