@@ -270,8 +270,12 @@ fn audit_gate_and_scenarios(home: &Home) -> Result<(), Failed> {
             // above logged in as.
             "--image-user",
             "ops",
+            // One VM, the scenarios one after the other through its
+            // snapshot reset: two image guests of 2 vCPUs each on a 2-core
+            // TCG host printed CPU stall traces and neither reached SSH in
+            // 600 s.
             "--jobs",
-            "2",
+            "1",
             "--junit",
             junit.to_str().unwrap(),
         ],

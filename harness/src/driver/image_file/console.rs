@@ -87,9 +87,24 @@ pub fn stalled_after_restart(tail: &str) -> bool {
         })
 }
 
+/// True if `text` (what the console printed since some point) holds not
+/// one printable character once terminal control sequences are gone.
+pub fn nothing_printable(text: &str) -> bool {
+    crate::driver::error::plain_text(text)
+        .chars()
+        .all(|c| c.is_whitespace() || c.is_control())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_sequences_alone_count_as_nothing_printable() {
+        assert!(nothing_printable(""));
+        assert!(nothing_printable("\u{1b}[2J\u{1b}[01;01H\r\n\0"));
+        assert!(!nothing_printable("\u{1b}[2JBdsDxe: loading Boot0001\n"));
+    }
 
     #[test]
     fn a_shutdown_that_stops_at_reboot_target_counts_as_stalled() {

@@ -532,6 +532,10 @@ impl Drop for ImageFileVm {
 struct Watch<'a> {
     vm: &'a mut ImageFileVm,
     resets: u32,
+    /// console.log's length when the reboot (or the last reset) began, and
+    /// when: what the guest printed since is read from there on.
+    mark: u64,
+    since: Instant,
 }
 
 /// How long the console may stay silent after the guest's "reboot: machine
@@ -541,9 +545,18 @@ const FIRMWARE_SILENCE: Duration = Duration::from_secs(60);
 
 impl Watch<'_> {
     fn new(vm: &mut ImageFileVm) -> Watch<'_> {
-        Watch { vm, resets: 0 }
+        let mark = console_len(&vm.dir);
+        Watch {
+            vm,
+            resets: 0,
+            mark,
+            since: Instant::now(),
+        }
     }
 
+    /// Silent for FIRMWARE_SILENCE, and either the last words are the
+    /// guest's restart, or nothing printable came since the watch began (a
+    /// nightly reboot left not one printable line and was never reset).
     fn firmware_stalled(&self) -> bool {
         let path = self.vm.dir.join("console.log");
         let quiet = std::fs::metadata(&path)
@@ -551,8 +564,25 @@ impl Watch<'_> {
             .ok()
             .and_then(|t| t.elapsed().ok())
             .is_some_and(|d| d >= FIRMWARE_SILENCE);
-        quiet && console::stalled_after_restart(&tail(&path, 3))
+        if !quiet || self.since.elapsed() < FIRMWARE_SILENCE {
+            return false;
+        }
+        let since_mark = read_from(&path, self.mark);
+        console::stalled_after_restart(&tail(&path, 3)) || console::nothing_printable(&since_mark)
     }
+}
+
+fn console_len(dir: &Path) -> u64 {
+    std::fs::metadata(dir.join("console.log")).map_or(0, |m| m.len())
+}
+
+/// The file's bytes from `offset` on, as text (empty if it shrank).
+fn read_from(path: &Path, offset: u64) -> String {
+    let bytes = std::fs::read(path).unwrap_or_default();
+    let start = usize::try_from(offset)
+        .unwrap_or(usize::MAX)
+        .min(bytes.len());
+    String::from_utf8_lossy(&bytes[start..]).into_owned()
 }
 
 impl crate::driver::reboot::Watch for Watch<'_> {
@@ -567,12 +597,14 @@ impl crate::driver::reboot::Watch for Watch<'_> {
         if self.resets < 2 && self.firmware_stalled() {
             self.resets += 1;
             eprintln!(
-                "the firmware printed nothing for {}s after the guest's reset: resetting the machine",
+                "the console printed nothing for {}s after the guest's restart: resetting the machine",
                 FIRMWARE_SILENCE.as_secs()
             );
             if let Err(e) = crate::driver::qemu::qmp::system_reset(&self.vm.dir.join("qmp.sock")) {
                 eprintln!("the reset over QMP failed: {e}");
             }
+            self.mark = console_len(&self.vm.dir);
+            self.since = Instant::now();
         }
         None
     }
