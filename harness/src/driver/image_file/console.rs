@@ -72,49 +72,9 @@ pub fn default_user(console: &str) -> Option<String> {
     })
 }
 
-/// True if the console's last words are the guest kernel's restart: the
-/// machine was reset, and the firmware has said nothing since.
-pub fn stalled_after_restart(tail: &str) -> bool {
-    tail.lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .is_some_and(|l| {
-            l.contains("reboot: machine restart")
-                || l.contains("reboot: Restarting system")
-                // A nightly run hung here for 495 s: systemd's last unit
-                // done, the kernel's restart never printed.
-                || l.contains("Reached target reboot.target")
-        })
-}
-
-/// True if `text` (what the console printed since some point) holds not
-/// one printable character once terminal control sequences are gone.
-pub fn nothing_printable(text: &str) -> bool {
-    crate::driver::error::plain_text(text)
-        .chars()
-        .all(|c| c.is_whitespace() || c.is_control())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn control_sequences_alone_count_as_nothing_printable() {
-        assert!(nothing_printable(""));
-        assert!(nothing_printable("\u{1b}[2J\u{1b}[01;01H\r\n\0"));
-        assert!(!nothing_printable("\u{1b}[2JBdsDxe: loading Boot0001\n"));
-    }
-
-    #[test]
-    fn a_shutdown_that_stops_at_reboot_target_counts_as_stalled() {
-        let tail = "[  OK  ] Finished systemd-reboot.service - System Reboot.\n\
-                    [  OK  ] Reached target reboot.target - System Reboot.\n\n";
-        assert!(stalled_after_restart(tail));
-        assert!(!stalled_after_restart(
-            "[  OK  ] Reached target final.target\n"
-        ));
-    }
 
     #[test]
     fn the_firmware_shell_and_seabios_mean_nothing_to_boot() {
@@ -144,15 +104,6 @@ mod tests {
             default_user("ci-info: no authorized SSH keys fingerprints found for user x.\n"),
             None
         );
-    }
-
-    #[test]
-    fn a_restart_with_nothing_after_it_is_a_stall() {
-        let t =
-            "[   49.043549] reboot: Restarting system\n[   49.043660] reboot: machine restart\n";
-        assert!(stalled_after_restart(t));
-        let t2 = format!("{t}BdsDxe: loading Boot0001 \"UEFI QEMU QEMU HARDDISK\"\n");
-        assert!(!stalled_after_restart(&t2));
     }
 
     #[test]
