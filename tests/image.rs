@@ -350,6 +350,99 @@ fn disks_are_named_as_the_seed_names_them(home: &Home) -> Result<(), Failed> {
     })
 }
 
+/// A reboot that hangs comes back: the guest is paused (QMP `stop`) as soon
+/// as the firmware starts again, which keeps its console silent the way the
+/// nightly stalls did. The watch's reset leaves a paused machine paused, so
+/// only the power cycle after it (a new QEMU on the same disks) brings the
+/// guest back, with what it wrote before the reboot still on its disk.
+fn a_hung_reboot_is_reset_then_power_cycled(home: &Home) -> Result<(), Failed> {
+    use shipshape_harness::driver::image_file::{
+        Firmware, ImageBoot, ImageFileVm, ImageFormat, RootBus,
+    };
+    use shipshape_harness::driver::Machine;
+    let image = user_image(home)?;
+    let boot = ImageBoot {
+        file: image,
+        format: ImageFormat::Qcow2,
+        firmware: Firmware::Uefi,
+        user: None,
+        memory_mb: 2048,
+        cpus: 2,
+        root_bus: RootBus::Scsi,
+        data_disk_bytes: 2 << 30,
+        timeout: std::time::Duration::from_secs(600),
+    };
+    let name = format!("image-hang-{}", std::process::id());
+    let dir = home.instances().join(&name);
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async {
+        let mut vm = ImageFileVm::boot(home, &name, &boot).await?;
+        let s = vm.session().ok_or("no session")?;
+        let before = s
+            .exec("echo kept | sudo tee /var/tmp/shipshape-mark >/dev/null; sync; cat /proc/sys/kernel/random/boot_id")
+            .await
+            .map_err(|e| e.to_string())?
+            .stdout;
+        let console = dir.join("console.log");
+        let firmware_starts = |p: &Path| {
+            String::from_utf8_lossy(&std::fs::read(p).unwrap_or_default())
+                .matches("BdsDxe: loading")
+                .count()
+        };
+        let starts = firmware_starts(&console);
+        let qmp_path = dir.join("qmp.sock");
+        let pause = tokio::spawn(async move {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+            while firmware_starts(&console) == starts {
+                if std::time::Instant::now() > deadline {
+                    return Err("the guest never restarted".to_string());
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            let mut q = shipshape_harness::driver::qemu::qmp::Qmp::connect(&qmp_path)
+                .await
+                .map_err(|e| e.to_string())?;
+            q.execute("stop", serde_json::json!({}))
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(())
+        });
+        let rebooted = vm.reboot(std::time::Duration::from_secs(600)).await;
+        let paused = pause.await.map_err(|e| e.to_string())?;
+        let r: Result<(), Failed> = async {
+            paused?;
+            rebooted.map_err(|e| e.to_string())?;
+            let s = vm.session().ok_or("no session")?;
+            let after = s
+                .exec("cat /var/tmp/shipshape-mark; cat /proc/sys/kernel/random/boot_id")
+                .await
+                .map_err(|e| e.to_string())?
+                .stdout;
+            let mut lines = after.lines();
+            if lines.next() != Some("kept") {
+                return Err(format!("the file written before the reboot is gone: {after:?}").into());
+            }
+            if lines.next() == Some(before.trim()) {
+                return Err("the boot id did not change".into());
+            }
+            // First boot, the paused restart, the reset, the power cycle.
+            let n = firmware_starts(&dir.join("console.log"));
+            if n < starts + 2 {
+                return Err(format!("{n} firmware starts on the console: no power cycle came").into());
+            }
+            eprintln!("firmware starts on the console: {n}");
+            Ok(())
+        }
+        .await;
+        vm.destroy().await;
+        r
+    })?;
+    if !qemus_of_images().is_empty() {
+        return Err(format!("QEMU left running: {:?}", qemus_of_images()).into());
+    }
+    Ok(())
+}
+
 /// A disk with no bootloader on it, under both firmwares: refused as soon
 /// as the firmware says so, not at the 600 s timeout.
 fn nothing_to_boot(home: &Home) -> Result<(), Failed> {
@@ -394,7 +487,7 @@ fn main() {
     args.test_threads = Some(1);
     let home = Home::from_env();
     let h = home.clone();
-    let (h1, h2) = (home.clone(), home.clone());
+    let (h1, h2, h3) = (home.clone(), home.clone(), home.clone());
     let trials = vec![
         Trial::test(
             "an_image_with_nothing_to_boot_is_refused_at_once",
@@ -409,6 +502,10 @@ fn main() {
             "an_image_disk_is_sda_and_the_data_disk_sdb_on_every_boot",
             move || disks_are_named_as_the_seed_names_them(&h),
         )
+        .with_ignored_flag(true),
+        Trial::test("a_hung_reboot_is_reset_then_power_cycled", move || {
+            a_hung_reboot_is_reset_then_power_cycled(&h3)
+        })
         .with_ignored_flag(true),
         Trial::test(
             "a_user_image_is_audited_gated_and_tested_as_built_and_left_unchanged",

@@ -101,6 +101,10 @@ pub struct ImageFileVm {
     root_bus: RootBus,
     ssh: Option<SshSession>,
     child: Option<std::process::Child>,
+    /// QEMU's arguments, to start it again for a power cycle.
+    qemu_args: Vec<std::ffi::OsString>,
+    /// Kills the running QEMU if the run is interrupted.
+    qemu_guard: Option<Guard>,
     pub up_took: Duration,
     _guards: Vec<Guard>,
 }
@@ -147,6 +151,8 @@ impl ImageFileVm {
             root_bus: b.root_bus,
             ssh: None,
             child: None,
+            qemu_args: Vec::new(),
+            qemu_guard: None,
             up_took: Duration::ZERO,
             _guards: vec![dir_guard],
         };
@@ -249,21 +255,19 @@ impl ImageFileVm {
                 "user,id=net0,hostfwd=tcp:127.0.0.1:{port}-:22,hostfwd=tcp:127.0.0.1:{tls_port}-:2376"
             ))
             .args(["-device", "virtio-net-pci,netdev=net0,romfile="])
-            .arg("-serial")
-            .arg(format!("file:{}", dir.join("console.log").display()))
+            // Appended to, so that a power cycle keeps what came before.
+            .arg("-chardev")
+            .arg(format!(
+                "file,id=console,append=on,path={}",
+                dir.join("console.log").display()
+            ))
+            .args(["-serial", "chardev:console"])
             .args(["-display", "none", "-monitor", "none"])
             .arg("-qmp")
             .arg(format!("unix:{},server=on,wait=off", dir.join("qmp.sock").display()))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(
-                std::fs::File::create(dir.join("qemu.stderr"))
-                    .map_err(io("creating qemu.stderr"))?,
-            ));
-        let child =
-            cleanup::spawn_tied_to_process(cmd).map_err(io("starting qemu-system-x86_64"))?;
-        vm._guards.push(cleanup::kill_on_signal(child.id() as i32));
-        vm.child = Some(child);
+            ;
+        vm.qemu_args = cmd.get_args().map(|a| a.to_os_string()).collect();
+        vm.start_qemu()?;
         let deadline = started + b.timeout;
         // SSH answers only once cloud-init has put the keys in place.
         let mut login_seen: Option<Instant> = None;
@@ -449,6 +453,38 @@ impl ImageFileVm {
         }
     }
 
+    /// Starts QEMU on the instance's disks, its stderr appended to
+    /// qemu.stderr.
+    fn start_qemu(&mut self) -> Result<(), DriverError> {
+        let stderr = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("qemu.stderr"))
+            .map_err(io("opening qemu.stderr"))?;
+        let mut cmd = std::process::Command::new("qemu-system-x86_64");
+        cmd.args(&self.qemu_args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(stderr));
+        let child =
+            cleanup::spawn_tied_to_process(cmd).map_err(io("starting qemu-system-x86_64"))?;
+        self.qemu_guard = Some(cleanup::kill_on_signal(child.id() as i32));
+        self.child = Some(child);
+        Ok(())
+    }
+
+    /// Pulls the plug and starts QEMU again on the same disks, firmware
+    /// store and ports: what a reset cannot clear, a new process does.
+    fn power_cycle(&mut self) -> Result<(), DriverError> {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        self.qemu_guard = None;
+        let _ = std::fs::remove_file(self.dir.join("qmp.sock"));
+        self.start_qemu()
+    }
+
     fn exited(&mut self) -> Option<String> {
         let c = self.child.as_mut()?;
         match c.try_wait() {
@@ -514,6 +550,7 @@ impl ImageFileVm {
             let _ = c.kill();
             let _ = c.wait();
         }
+        self.qemu_guard = None;
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -532,9 +569,13 @@ impl Drop for ImageFileVm {
 /// for 5 min), after "Reached target reboot.target" (495 s), after
 /// systemd-shutdown's "Stopping MD devices." (the guest never restarted),
 /// and once with not one printable line. No list of last lines covers them
-/// all, so silence alone is the sign: the machine's reset button, over QMP,
-/// got each one going. The guest is past its shutdown or still in its
-/// firmware by then, so nothing of it is lost.
+/// all, so silence alone is the sign. The first answer is the machine's
+/// reset button, over QMP, which got the OVMF stall going. It did not help
+/// one that hung in GRUB's kernel load after the guest's own reboot: the
+/// reset and a second one hung at the same place. So the next answers are
+/// power cycles, a new QEMU on the same disks and firmware store. The guest
+/// is past its shutdown (systemd-shutdown has synced and unmounted) or in
+/// its firmware by then, so nothing of it is lost.
 struct Watch<'a> {
     vm: &'a mut ImageFileVm,
     resets: u32,
@@ -583,14 +624,21 @@ impl crate::driver::reboot::Watch for Watch<'_> {
                 console: self.vm.console_tail(),
             });
         }
-        if self.resets < 2 && self.stalled() {
+        if self.resets < 3 && self.stalled() {
             self.resets += 1;
-            eprintln!(
-                "the console printed nothing for {}s during the reboot: resetting the machine",
-                REBOOT_SILENCE.as_secs()
-            );
-            if let Err(e) = crate::driver::qemu::qmp::system_reset(&self.vm.dir.join("qmp.sock")) {
-                eprintln!("the reset over QMP failed: {e}");
+            let silent = REBOOT_SILENCE.as_secs();
+            if self.resets == 1 {
+                eprintln!("the console printed nothing for {silent}s during the reboot: resetting the machine");
+                if let Err(e) =
+                    crate::driver::qemu::qmp::system_reset(&self.vm.dir.join("qmp.sock"))
+                {
+                    eprintln!("the reset over QMP failed: {e}");
+                }
+            } else {
+                eprintln!("the console printed nothing for {silent}s after a reset: power-cycling the machine (a new QEMU on the same disks)");
+                if let Err(e) = self.vm.power_cycle() {
+                    return Some(e);
+                }
             }
             self.since = Instant::now();
         }
