@@ -293,17 +293,14 @@ fn audit_gate_and_scenarios(home: &Home) -> Result<(), Failed> {
     Ok(())
 }
 
-/// The disks as the guest names them: the image's own disk is sda (root is
-/// on it), the data disk sdb (by its serial), the seed a virtio disk; and
-/// they keep those names across a reboot.
-fn disks_are_named_as_the_seed_names_them(home: &Home) -> Result<(), Failed> {
-    use shipshape_harness::driver::image_file::{
-        Firmware, ImageBoot, ImageFileVm, ImageFormat, RootBus,
-    };
-    use shipshape_harness::driver::Machine;
-    let image = user_image(home)?;
-    let boot = ImageBoot {
-        file: image,
+/// The user image as the driver boots it by default: UEFI, root on SCSI,
+/// a 2 GiB data disk, 2 vCPUs.
+fn user_image_boot(
+    home: &Home,
+) -> Result<shipshape_harness::driver::image_file::ImageBoot, Failed> {
+    use shipshape_harness::driver::image_file::{Firmware, ImageBoot, ImageFormat, RootBus};
+    Ok(ImageBoot {
+        file: user_image(home)?,
         format: ImageFormat::Qcow2,
         firmware: Firmware::Uefi,
         user: None,
@@ -312,7 +309,16 @@ fn disks_are_named_as_the_seed_names_them(home: &Home) -> Result<(), Failed> {
         root_bus: RootBus::Scsi,
         data_disk_bytes: 2 << 30,
         timeout: std::time::Duration::from_secs(600),
-    };
+    })
+}
+
+/// The disks as the guest names them: the image's own disk is sda (root is
+/// on it), the data disk sdb (by its serial), the seed a virtio disk; and
+/// they keep those names across a reboot.
+fn disks_are_named_as_the_seed_names_them(home: &Home) -> Result<(), Failed> {
+    use shipshape_harness::driver::image_file::ImageFileVm;
+    use shipshape_harness::driver::Machine;
+    let boot = user_image_boot(home)?;
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async {
         let name = format!("image-names-{}", std::process::id());
@@ -356,22 +362,9 @@ fn disks_are_named_as_the_seed_names_them(home: &Home) -> Result<(), Failed> {
 /// only the power cycle after it (a new QEMU on the same disks) brings the
 /// guest back, with what it wrote before the reboot still on its disk.
 fn a_hung_reboot_is_reset_then_power_cycled(home: &Home) -> Result<(), Failed> {
-    use shipshape_harness::driver::image_file::{
-        Firmware, ImageBoot, ImageFileVm, ImageFormat, RootBus,
-    };
+    use shipshape_harness::driver::image_file::ImageFileVm;
     use shipshape_harness::driver::Machine;
-    let image = user_image(home)?;
-    let boot = ImageBoot {
-        file: image,
-        format: ImageFormat::Qcow2,
-        firmware: Firmware::Uefi,
-        user: None,
-        memory_mb: 2048,
-        cpus: 2,
-        root_bus: RootBus::Scsi,
-        data_disk_bytes: 2 << 30,
-        timeout: std::time::Duration::from_secs(600),
-    };
+    let boot = user_image_boot(home)?;
     let name = format!("image-hang-{}", std::process::id());
     let dir = home.instances().join(&name);
     let rt = tokio::runtime::Runtime::new()?;

@@ -264,8 +264,7 @@ impl ImageFileVm {
             .args(["-serial", "chardev:console"])
             .args(["-display", "none", "-monitor", "none"])
             .arg("-qmp")
-            .arg(format!("unix:{},server=on,wait=off", dir.join("qmp.sock").display()))
-            ;
+            .arg(format!("unix:{},server=on,wait=off", dir.join("qmp.sock").display()));
         vm.qemu_args = cmd.get_args().map(|a| a.to_os_string()).collect();
         vm.start_qemu()?;
         let deadline = started + b.timeout;
@@ -476,11 +475,7 @@ impl ImageFileVm {
     /// Pulls the plug and starts QEMU again on the same disks, firmware
     /// store and ports: what a reset cannot clear, a new process does.
     fn power_cycle(&mut self) -> Result<(), DriverError> {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        self.qemu_guard = None;
+        self.kill_qemu();
         let _ = std::fs::remove_file(self.dir.join("qmp.sock"));
         self.start_qemu()
     }
@@ -546,12 +541,16 @@ impl ImageFileVm {
     }
 
     fn stop(&mut self) {
+        self.kill_qemu();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+
+    fn kill_qemu(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
         }
         self.qemu_guard = None;
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
